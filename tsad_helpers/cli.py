@@ -1,0 +1,143 @@
+"""Command line: ``python -m tsad_helpers {run,datasets} ...`` (see ``--help``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import profiles
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tsad_helpers",
+                                     description="tsad: notebooks, datasets and batch runs")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute the notebooks headless with papermill")
+    run.add_argument("--profile", choices=profiles.NAMES, default="quick")
+    run.add_argument("--data-dir", help="data root (default: $TSAD_DATA_DIR, else data/)")
+    run.add_argument("--out", help="output folder (default: simulation_results/<profile>/)")
+    run.add_argument("--only", help="comma-separated notebook numbers, e.g. 01,03")
+    run.add_argument("--force", action="store_true", help="rerun notebooks already done")
+
+    ref = sub.add_parser("refresh-notebooks",
+                         help="re-execute notebooks/ in place (smoke defaults) for nbval")
+    ref.add_argument("--only", help="comma-separated notebook numbers")
+
+    ds = sub.add_parser("datasets", help="list, verify or download datasets")
+    ds_sub = ds.add_subparsers(dest="action", required=True)
+    for name, text in (("list", "what is found under the data root"),
+                       ("verify", "check sha256 of the files under the data root"),
+                       ("download", "fetch upstream files, verified by checksum")):
+        p = ds_sub.add_parser(name, help=text)
+        p.add_argument("names", nargs="*", help="datasets (default: all)")
+        p.add_argument("--data-dir", help="data root (default: $TSAD_DATA_DIR, else data/)")
+        if name == "download":
+            p.add_argument("--mirror", help="base URL of a mirror with the same relative paths "
+                                            "(file:///... or http://...)")
+    p = ds_sub.add_parser("fixtures", help="write small files in every loader's layout")
+    p.add_argument("--out", required=True)
+    p = ds_sub.add_parser("checksums", help="rebuild the checksum table from a verified copy")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--write", action="store_true", help="overwrite the table in the package")
+    return parser
+
+
+def _cmd_run(args) -> int:
+    from tqdm.auto import tqdm
+
+    from .runner import NotebookFailed, run
+
+    only = args.only.split(",") if args.only else None
+    try:
+        outcomes = run(args.profile, data_dir=args.data_dir, out=args.out, only=only,
+                       force=args.force, progress=lambda xs: tqdm(xs, desc="notebooks",
+                                                                  unit="nb"))
+        failed = None
+    except NotebookFailed as exc:
+        outcomes, failed = exc.outcomes, exc
+    _print_outcomes(outcomes)
+    print(f"total {sum(o.seconds for o in outcomes):.1f} s; outputs in "
+          f"{args.out or f'simulation_results/{args.profile}'}")
+    if failed:
+        print(f"error: {failed}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_outcomes(outcomes) -> None:
+    print("\nnotebook                         status     seconds")
+    for o in outcomes:
+        print(f"{o.notebook:<32} {o.status:<10} {o.seconds:7.1f}")
+
+
+def _cmd_refresh(args) -> int:
+    from .runner import refresh_stored
+
+    _print_outcomes(refresh_stored(only=args.only.split(",") if args.only else None))
+    return 0
+
+
+def _cmd_datasets(args) -> int:
+    from . import datasets
+    from .datasets import checksums, fixtures
+
+    if args.action == "fixtures":
+        root = fixtures.write_fixtures(Path(args.out))
+        print(f"fixtures written under {root}")
+        return 0
+    if args.action == "checksums":
+        entries = checksums.build_table(Path(args.data_dir))
+        if args.write:
+            checksums.write_table(entries)
+        print(f"{len(entries)} entries" + (f" written to {checksums.TABLE}" if args.write else ""))
+        return 0
+    root = datasets.data_root(args.data_dir)
+    if args.action == "list":
+        return _list(datasets, root, args.names or list(datasets.NAMES))
+    entries = checksums.select(checksums.require_table(), args.names)
+    if args.action == "verify":
+        results = checksums.verify(root, entries)
+        bad = [r for r in results if r[1] == "MISMATCH" or r[1].startswith("ERROR")]
+    else:
+        from tqdm.auto import tqdm
+        results = checksums.download(root, entries, mirror=args.mirror,
+                                     progress=lambda xs: tqdm(xs, desc="files", unit="file"))
+        bad = [r for r in results if r[1].startswith(("MISMATCH", "ERROR"))]
+    counts: dict[str, int] = {}
+    for entry, status in results:
+        counts[status] = counts.get(status, 0) + 1
+        if status not in ("ok", "present", "missing"):
+            print(f"{status:<12} {entry.path}")
+    print(f"data root {root}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    return 1 if bad else 0
+
+
+def _list(datasets, root, names) -> int:
+    print(f"data root: {root}")
+    for name in names:
+        try:
+            found = datasets.entities(name, root)
+            shown = ", ".join(found[:4]) + (" ..." if len(found) > 4 else "")
+            print(f"  {name:<10} {len(found):4d} entities  {shown}")
+        except datasets.DatasetNotFoundError as exc:
+            print(f"  {name:<10}  missing    ({exc.args[0].split(':')[0]})")
+    return 0
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _cmd_run(args)
+        if args.command == "refresh-notebooks":
+            return _cmd_refresh(args)
+        return _cmd_datasets(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""Writing results atomically: a reader (or an interrupted run) never sees half a file.
+
+Each writer writes to a hidden temporary file in the target folder and renames it over the
+target, which is atomic on POSIX file systems.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_figure(fig, path, dpi: int = 110) -> Path:
+    """Write a matplotlib figure (format from the suffix) atomically and close it."""
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig.savefig(tmp, dpi=dpi, format=Path(path).suffix.lstrip(".") or "png")
+    plt.close(fig)
+    return Path(path)
+
+
+def save_table(frame, path, **to_csv) -> Path:
+    """Write a DataFrame as CSV atomically (no index unless asked)."""
+    to_csv.setdefault("index", False)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, **to_csv)
+    return Path(path)
+
+
+def save_json(obj, path) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    return Path(path)

@@ -1,0 +1,180 @@
+"""The batch runner: execute the numbered notebooks headless, in order, with papermill.
+
+Each notebook ``notebooks/NN_name.ipynb`` runs with the parameters ``profile``, ``data_dir``
+and ``out_dir`` into ``<out>/NN_name.ipynb``. The executed notebook is written to a temporary
+file and renamed into place only when every cell succeeded, next to a stamp
+``<out>/.NN_name.done.json`` recording the source notebook's hash and the parameters. A later
+run skips a notebook whose stamp matches (unless ``force``), so an interrupted run resumes
+where it stopped. A failing notebook stops the run: its partial output is kept under
+``<out>/failed/`` and the error names the notebook, the cell and the exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .results import atomic_path, save_json
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO_ROOT / "notebooks"
+RESULTS = REPO_ROOT / "simulation_results"
+_NAME = re.compile(r"(\d{2})_[\w-]+\.ipynb")
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised; the message names it, the failing cell and the error."""
+
+
+@dataclass
+class Outcome:
+    notebook: str
+    status: str  # "ran", "skipped"
+    seconds: float
+
+
+def discover(folder: Path = NOTEBOOKS) -> list[Path]:
+    """Notebooks named ``NN_name.ipynb`` in ``folder``, in order."""
+    return sorted(p for p in Path(folder).glob("*.ipynb") if _NAME.fullmatch(p.name))
+
+
+def select(notebooks: list[Path], only: list[str] | None) -> list[Path]:
+    """Keep the notebooks whose two-digit prefix is in ``only`` (all when None)."""
+    if not only:
+        return notebooks
+    wanted = {o.strip().zfill(2) for o in only if o.strip()}
+    have = {p.name[:2] for p in notebooks}
+    unknown = sorted(wanted - have)
+    if unknown:
+        raise ValueError(f"--only {','.join(unknown)}: no such notebook; have "
+                         f"{', '.join(p.name for p in notebooks)}")
+    return [p for p in notebooks if p.name[:2] in wanted]
+
+
+def _stamp_path(out: Path, notebook: Path) -> Path:
+    return out / f".{notebook.stem}.done.json"
+
+
+def _fingerprint(notebook: Path, parameters: dict) -> dict:
+    return {"source_sha256": hashlib.sha256(notebook.read_bytes()).hexdigest(),
+            "parameters": parameters}
+
+
+def is_done(out: Path, notebook: Path, parameters: dict) -> bool:
+    """True when ``out`` holds this notebook's output from the same source and parameters."""
+    stamp = _stamp_path(out, notebook)
+    if not stamp.is_file() or not (out / notebook.name).is_file():
+        return False
+    try:
+        recorded = json.loads(stamp.read_text())
+    except json.JSONDecodeError:
+        return False
+    fp = _fingerprint(notebook, parameters)
+    return all(recorded.get(k) == v for k, v in fp.items())
+
+
+def _clean_stale(out: Path) -> None:
+    for tmp in out.glob(".*.tmp*"):
+        tmp.unlink()
+
+
+def execute(notebook: Path, out: Path, parameters: dict, kernel: str | None = None) -> float:
+    """Run one notebook into ``out`` atomically; returns seconds. Raises NotebookFailed."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    start = time.perf_counter()
+    target = out / notebook.name
+    with atomic_path(target) as tmp:
+        try:
+            pm.execute_notebook(str(notebook), str(tmp), parameters=parameters,
+                                kernel_name=kernel, progress_bar=False, cwd=str(notebook.parent),
+                                log_output=False)
+        except PapermillExecutionError as exc:
+            failed = out / "failed" / notebook.name
+            failed.parent.mkdir(exist_ok=True)
+            shutil.copyfile(tmp, failed)
+            raise NotebookFailed(
+                f"{notebook.name} failed in cell [{exc.exec_count}]: {exc.ename}: {exc.evalue} "
+                f"(partial output: {failed})") from None
+    seconds = time.perf_counter() - start
+    save_json({**_fingerprint(notebook, parameters), "seconds": round(seconds, 1),
+               "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}, _stamp_path(out, notebook))
+    return seconds
+
+
+def refresh_stored(notebooks_dir: Path = NOTEBOOKS, only: list[str] | None = None,
+                   kernel: str | None = None) -> list[Outcome]:
+    """Re-execute notebooks in place with their default (smoke) parameters.
+
+    This refreshes the outputs stored in ``notebooks/`` that nbval compares against. Nothing
+    is injected, so the stored notebook is exactly what a user opens; each file is replaced
+    only after all its cells succeeded.
+    """
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    _kernel_environment(None)
+    outcomes = []
+    for nb in select(discover(notebooks_dir), only):
+        start = time.perf_counter()
+        with atomic_path(nb) as tmp:
+            try:
+                pm.execute_notebook(str(nb), str(tmp), kernel_name=kernel, progress_bar=False,
+                                    cwd=str(nb.parent))
+            except PapermillExecutionError as exc:
+                raise NotebookFailed(f"{nb.name} failed in cell [{exc.exec_count}]: "
+                                     f"{exc.ename}: {exc.evalue}") from None
+        outcomes.append(Outcome(nb.name, "refreshed", time.perf_counter() - start))
+    return outcomes
+
+
+def _kernel_environment(data_dir: str | None) -> None:
+    """Settings the notebook kernels inherit: quiet TensorFlow, fixed hash seed, no display."""
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    if data_dir:
+        os.environ["TSAD_DATA_DIR"] = str(Path(data_dir).resolve())
+
+
+def run(profile: str, data_dir: str | None = None, out: str | None = None,
+        only: list[str] | None = None, force: bool = False, notebooks_dir: Path = NOTEBOOKS,
+        kernel: str | None = None, progress=None) -> list[Outcome]:
+    """Run the notebooks of ``notebooks_dir`` (or the ``only`` ones) for ``profile``.
+
+    progress: an optional callable wrapping the list of notebooks (e.g. ``tqdm``); it may
+    have ``set_postfix_str``. Returns one Outcome per notebook.
+    """
+    from . import profiles
+
+    profiles.get(profile)  # validates the name
+    out_dir = Path(out) if out else RESULTS / profile
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _clean_stale(out_dir)
+    notebooks = select(discover(notebooks_dir), only)
+    if not notebooks:
+        raise ValueError(f"no notebooks named NN_name.ipynb in {notebooks_dir}")
+    _kernel_environment(data_dir)
+    parameters = {"profile": profile, "data_dir": str(Path(data_dir).resolve()) if data_dir
+                  else None, "out_dir": str(out_dir.resolve())}
+    outcomes = []
+    bar = progress(notebooks) if progress else notebooks
+    for nb in bar:
+        if hasattr(bar, "set_postfix_str"):
+            bar.set_postfix_str(nb.name)
+        if not force and is_done(out_dir, nb, parameters):
+            outcomes.append(Outcome(nb.name, "skipped", 0.0))
+            continue
+        try:
+            outcomes.append(Outcome(nb.name, "ran", execute(nb, out_dir, parameters, kernel)))
+        except NotebookFailed as exc:
+            exc.outcomes = outcomes + [Outcome(nb.name, "FAILED", 0.0)]
+            raise
+    return outcomes
