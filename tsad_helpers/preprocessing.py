@@ -106,15 +106,20 @@ def window_starts(n_points: int, length: int, stride: int = 1) -> np.ndarray:
 
 
 def sliding_windows(x, length: int, stride: int = 1) -> np.ndarray:
-    """Windows ``[N, length, C]`` of a series ``[T, C]`` (a read-only view, no copy).
+    """Windows ``[N, length, C]`` of a series ``[T, C]``.
 
-    Window ``i`` starts at ``window_starts(T, length, stride)[i]``.
+    Window ``i`` starts at ``window_starts(T, length, stride)[i]``. The result is a read-only
+    view (no copy) when ``T - length`` is a multiple of ``stride``; otherwise the extra last
+    window makes it a copy.
     """
     x = np.asarray(x)
     if x.ndim != 2:
         raise ValueError(f"series must be 2-D [T, C], got shape {x.shape}")
     starts = window_starts(x.shape[0], length, stride)
     view = np.lib.stride_tricks.sliding_window_view(x, length, axis=0)  # [T-L+1, C, L]
+    regular = view[::stride]
+    if len(regular) == len(starts):
+        return regular.transpose(0, 2, 1)
     return view[starts].transpose(0, 2, 1)
 
 
@@ -123,10 +128,13 @@ def windows_to_points(window_scores, n_points: int, length: int, stride: int = 1
     """One score per time point from scores of the windows of :func:`sliding_windows`.
 
     window_scores: float[N] (one per window, spread over all its points) or float[N, L]
-    (one per window step). reduce: ``"mean"`` averages the scores of all windows covering a
+    (one per window step); needs ``stride <= length``. reduce: ``"mean"`` averages the scores of all windows covering a
     point; ``"max"`` takes the largest. Returns float64[n_points].
     """
     scores = np.asarray(window_scores, dtype=np.float64)
+    if stride > length:
+        raise ValueError(f"stride {stride} > length {length} leaves points without a window; "
+                         "cannot give every point a score")
     starts = window_starts(n_points, length, stride)
     if scores.shape[0] != len(starts) or scores.ndim not in (1, 2) or (
             scores.ndim == 2 and scores.shape[1] != length):

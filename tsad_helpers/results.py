@@ -15,6 +15,14 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def results_dir(profile: str, out_dir=None) -> Path:
+    """Where a notebook writes its tables and figures: ``out_dir`` when given (the runner
+    passes it), else ``<repo>/simulation_results/<profile>``."""
+    return Path(out_dir) if out_dir else REPO_ROOT / "simulation_results" / profile
+
 
 @contextmanager
 def atomic_path(path):

@@ -20,11 +20,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .results import atomic_path, save_json
+from .results import REPO_ROOT, atomic_path, results_dir, save_json
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO_ROOT / "notebooks"
-RESULTS = REPO_ROOT / "simulation_results"
 _NAME = re.compile(r"(\d{2})_[\w-]+\.ipynb")
 
 
@@ -39,7 +37,7 @@ class Outcome:
     seconds: float
 
 
-def discover(folder: Path = NOTEBOOKS) -> list[Path]:
+def discover(folder: Path) -> list[Path]:
     """Notebooks named ``NN_name.ipynb`` in ``folder``, in order."""
     return sorted(p for p in Path(folder).glob("*.ipynb") if _NAME.fullmatch(p.name))
 
@@ -109,7 +107,7 @@ def execute(notebook: Path, out: Path, parameters: dict, kernel: str | None = No
     return seconds
 
 
-def refresh_stored(notebooks_dir: Path = NOTEBOOKS, only: list[str] | None = None,
+def refresh_stored(notebooks_dir: Path | None = None, only: list[str] | None = None,
                    kernel: str | None = None) -> list[Outcome]:
     """Re-execute notebooks in place with their default (smoke) parameters.
 
@@ -122,7 +120,7 @@ def refresh_stored(notebooks_dir: Path = NOTEBOOKS, only: list[str] | None = Non
 
     _kernel_environment(None)
     outcomes = []
-    for nb in select(discover(notebooks_dir), only):
+    for nb in select(discover(Path(notebooks_dir or NOTEBOOKS)), only):
         start = time.perf_counter()
         with atomic_path(nb) as tmp:
             try:
@@ -131,8 +129,25 @@ def refresh_stored(notebooks_dir: Path = NOTEBOOKS, only: list[str] | None = Non
             except PapermillExecutionError as exc:
                 raise NotebookFailed(f"{nb.name} failed in cell [{exc.exec_count}]: "
                                      f"{exc.ename}: {exc.evalue}") from None
+            _tidy(tmp, nb.name)
         outcomes.append(Outcome(nb.name, "refreshed", time.perf_counter() - start))
     return outcomes
+
+
+def _tidy(path: Path, name: str) -> None:
+    """Drop machine paths and timestamps that papermill records, so stored notebooks only
+    change when their content does."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    info = nb.metadata.get("papermill", {})
+    info.update(input_path=name, output_path=name)
+    for key in ("start_time", "end_time", "duration"):
+        info.pop(key, None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    nbformat.write(nb, path)
 
 
 def _kernel_environment(data_dir: str | None) -> None:
@@ -145,7 +160,7 @@ def _kernel_environment(data_dir: str | None) -> None:
 
 
 def run(profile: str, data_dir: str | None = None, out: str | None = None,
-        only: list[str] | None = None, force: bool = False, notebooks_dir: Path = NOTEBOOKS,
+        only: list[str] | None = None, force: bool = False, notebooks_dir: Path | None = None,
         kernel: str | None = None, progress=None) -> list[Outcome]:
     """Run the notebooks of ``notebooks_dir`` (or the ``only`` ones) for ``profile``.
 
@@ -155,9 +170,10 @@ def run(profile: str, data_dir: str | None = None, out: str | None = None,
     from . import profiles
 
     profiles.get(profile)  # validates the name
-    out_dir = Path(out) if out else RESULTS / profile
+    out_dir = results_dir(profile, out)
     out_dir.mkdir(parents=True, exist_ok=True)
     _clean_stale(out_dir)
+    notebooks_dir = Path(notebooks_dir or NOTEBOOKS)
     notebooks = select(discover(notebooks_dir), only)
     if not notebooks:
         raise ValueError(f"no notebooks named NN_name.ipynb in {notebooks_dir}")

@@ -154,7 +154,7 @@ def check_labels(path: Path, labels: np.ndarray) -> np.ndarray:
     bad = ~np.isin(labels, (0, 1))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise DataFormatError(f"{path}: labels must be 0 or 1, found {labels[row]!r} at row {row}")
+        raise DataFormatError(f"{path}: labels must be 0 or 1, found {labels[row].item()!r} at row {row}")
     return labels.astype(np.int8)
 
 

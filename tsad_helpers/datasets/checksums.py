@@ -88,7 +88,8 @@ def build_table(root: Path) -> list[Entry]:
     return sorted(entries, key=lambda e: e.path)
 
 
-def write_table(entries: list[Entry], path: Path = TABLE) -> None:
+def write_table(entries: list[Entry], path: Path | None = None) -> None:
+    path = Path(path or TABLE)
     tmp = Path(f"{path}.tmp")
     with open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
@@ -98,8 +99,8 @@ def write_table(entries: list[Entry], path: Path = TABLE) -> None:
     os.replace(tmp, path)
 
 
-def read_table(path: Path = TABLE) -> list[Entry]:
-    with open(path, newline="") as fh:
+def read_table(path: Path | None = None) -> list[Entry]:
+    with open(path or TABLE, newline="") as fh:
         return [Entry(r["dataset"], r["path"], r["sha256"], r["url"],
                       r["upstream_identical"] == "1") for r in csv.DictReader(fh)]
 

@@ -1,0 +1,99 @@
+"""The papermill runner on toy notebooks: order, resume, --only, failures, atomic outputs."""
+
+import json
+
+import nbformat
+import pytest
+
+from tsad_helpers import runner
+from tsad_helpers.cli import main
+
+
+def _notebook(path, body):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('profile = "smoke"\ndata_dir = None\nout_dir = None',
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(body),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+
+
+WRITE = ("from pathlib import Path\n"
+         "p = Path(out_dir) / '{name}.txt'\n"
+         "p.write_text(str(len(p.read_text()) + 1 if p.exists() else 1) + profile)\n")
+
+
+@pytest.fixture
+def books(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _notebook(folder / "02_second.ipynb", WRITE.format(name="second"))
+    _notebook(folder / "01_first.ipynb", WRITE.format(name="first"))
+    (folder / "scratch.ipynb").write_text("{}")  # not NN_name: ignored
+    return folder
+
+
+def test_discover_and_select(books):
+    names = [p.name for p in runner.discover(books)]
+    assert names == ["01_first.ipynb", "02_second.ipynb"]
+    assert [p.name for p in runner.select(runner.discover(books), ["2"])] == ["02_second.ipynb"]
+    with pytest.raises(ValueError, match="--only 07: no such notebook"):
+        runner.select(runner.discover(books), ["07"])
+
+
+def test_run_resume_force_and_change(books, tmp_path):
+    out = tmp_path / "out"
+    first = runner.run("smoke", out=str(out), notebooks_dir=books)
+    assert [(o.notebook, o.status) for o in first] == [("01_first.ipynb", "ran"),
+                                                       ("02_second.ipynb", "ran")]
+    executed = nbformat.read(out / "01_first.ipynb", 4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    assert (out / "first.txt").read_text() == "1smoke"
+    stamp = json.loads((out / ".01_first.done.json").read_text())
+    assert stamp["parameters"]["profile"] == "smoke"
+
+    again = runner.run("smoke", out=str(out), notebooks_dir=books)
+    assert [o.status for o in again] == ["skipped", "skipped"]
+    assert (out / "first.txt").read_text() == "1smoke"  # not rerun
+
+    _notebook(books / "02_second.ipynb", WRITE.format(name="second") + "x = 1\n")
+    changed = runner.run("smoke", out=str(out), notebooks_dir=books)
+    assert [o.status for o in changed] == ["skipped", "ran"]
+
+    forced = runner.run("smoke", out=str(out), notebooks_dir=books, only=["01"], force=True)
+    assert [(o.notebook, o.status) for o in forced] == [("01_first.ipynb", "ran")]
+    assert not list(out.glob(".*.tmp*"))
+
+
+def test_failure_names_notebook_cell_and_error_and_resumes(books, tmp_path):
+    _notebook(books / "03_broken.ipynb", "raise ValueError('bad shape (3, 4)')")
+    _notebook(books / "04_after.ipynb", WRITE.format(name="after"))
+    out = tmp_path / "out"
+    with pytest.raises(runner.NotebookFailed,
+                       match=r"03_broken.ipynb failed in cell \[\d+\]: ValueError: bad shape") as err:
+        runner.run("smoke", out=str(out), notebooks_dir=books)
+    assert [o.status for o in err.value.outcomes] == ["ran", "ran", "FAILED"]
+    assert not (out / "03_broken.ipynb").exists()  # no half-written final output
+    assert (out / "failed" / "03_broken.ipynb").exists()
+    assert not (out / "04_after.ipynb").exists()  # the run stopped
+    _notebook(books / "03_broken.ipynb", "x = 1")
+    resumed = runner.run("smoke", out=str(out), notebooks_dir=books)
+    assert [o.status for o in resumed] == ["skipped", "skipped", "ran", "ran"]
+
+
+def test_cli_run_reports_failure(books, tmp_path, monkeypatch, capsys):
+    _notebook(books / "01_first.ipynb", "1 / 0")
+    monkeypatch.setattr(runner, "NOTEBOOKS", books)
+    code = main(["run", "--profile", "smoke", "--out", str(tmp_path / "o"), "--only", "01"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "01_first.ipynb failed in cell" in captured.err and "ZeroDivisionError" in captured.err
+    assert "FAILED" in captured.out
+
+
+def test_unknown_profile(books, tmp_path):
+    with pytest.raises(ValueError, match="unknown profile 'huge'"):
+        runner.run("huge", out=str(tmp_path), notebooks_dir=books)
