@@ -86,3 +86,14 @@ def test_load_for_profile_real_fixtures(fixture_root):
     table = qa.summary_table(items)
     assert table.loc[table.dataset == "psm", "missing"].item() == 2  # NaN kept and counted
     assert isinstance(table, pd.DataFrame)
+
+
+def test_plot_examples_one_per_real_dataset_all_synthetic(fixture_root, tmp_path):
+    items, _ = qa.load_for_profile({"datasets": ["smd", "asd"], "max_entities": None},
+                                   fixture_root)
+    items += [datasets.load("synthetic", e, **profiles.get("smoke")["synthetic"])
+              for e in ("syn-1", "syn-2")]
+    paths = qa.plot_examples(items, tmp_path)
+    assert sorted(p.name for p in paths) == [
+        "stretches_asd_omi-1.png", "stretches_smd_machine-1-1.png",
+        "stretches_synthetic_syn-1.png", "stretches_synthetic_syn-2.png"]

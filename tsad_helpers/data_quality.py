@@ -196,6 +196,17 @@ def plot_stretches(ds, path: Path, n_channels: int = 4, width: int = 400) -> Pat
     return save_figure(fig, path)
 
 
+def plot_examples(items, folder: Path, n_channels: int = 4) -> list[Path]:
+    """:func:`plot_stretches` for every synthetic entity and, per real dataset, its first
+    entity with a labelled anomaly (else its first); one PNG each in ``folder``."""
+    chosen = [ds for ds in items if ds.name == "synthetic"]
+    for name in dict.fromkeys(ds.name for ds in items if ds.name != "synthetic"):
+        group = [ds for ds in items if ds.name == name]
+        chosen.append(next((ds for ds in group if ds.test_labels.any()), group[0]))
+    return [plot_stretches(ds, Path(folder) / f"stretches_{ds.name}_{ds.entity.replace('/', '_')}.png",
+                           n_channels=n_channels) for ds in chosen]
+
+
 def plot_drift(drift_frame: pd.DataFrame, path: Path) -> Path:
     """Box plot of the per-channel KS statistic, one box per dataset."""
     fig, ax = plt.subplots(figsize=(7, 3.2))

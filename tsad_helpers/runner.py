@@ -101,6 +101,7 @@ def execute(notebook: Path, out: Path, parameters: dict, kernel: str | None = No
             raise NotebookFailed(
                 f"{notebook.name} failed in cell [{exc.exec_count}]: {exc.ename}: {exc.evalue} "
                 f"(partial output: {failed})") from None
+        _tidy(tmp, notebook.name)
     seconds = time.perf_counter() - start
     save_json({**_fingerprint(notebook, parameters), "seconds": round(seconds, 1),
                "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}, _stamp_path(out, notebook))
@@ -135,8 +136,8 @@ def refresh_stored(notebooks_dir: Path | None = None, only: list[str] | None = N
 
 
 def _tidy(path: Path, name: str) -> None:
-    """Drop machine paths and timestamps that papermill records, so stored notebooks only
-    change when their content does."""
+    """Drop the machine paths and timestamps that papermill records, so notebooks only
+    change when their content does (the runner's stamp keeps the run time)."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -173,13 +174,17 @@ def run(profile: str, data_dir: str | None = None, out: str | None = None,
     out_dir = results_dir(profile, out)
     out_dir.mkdir(parents=True, exist_ok=True)
     _clean_stale(out_dir)
-    notebooks_dir = Path(notebooks_dir or NOTEBOOKS)
+    notebooks_dir = Path(notebooks_dir or NOTEBOOKS).resolve()
     notebooks = select(discover(notebooks_dir), only)
     if not notebooks:
         raise ValueError(f"no notebooks named NN_name.ipynb in {notebooks_dir}")
     _kernel_environment(data_dir)
-    parameters = {"profile": profile, "data_dir": str(Path(data_dir).resolve()) if data_dir
-                  else None, "out_dir": str(out_dir.resolve())}
+    # paths relative to the notebooks' folder (the kernels' working directory), so that
+    # executed notebooks record no machine-specific absolute paths
+    parameters = {"profile": profile,
+                  "data_dir": os.path.relpath(Path(data_dir).resolve(), notebooks_dir)
+                  if data_dir else None,
+                  "out_dir": os.path.relpath(out_dir.resolve(), notebooks_dir)}
     outcomes = []
     bar = progress(notebooks) if progress else notebooks
     for nb in bar:
