@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from tsad_helpers import datasets
+from tsad_helpers import datasets, events
 from tsad_helpers.datasets import fixtures
 
 from .conftest import need
@@ -45,7 +45,8 @@ def test_entities_on_fixtures(fixture_root):
 
 def test_smd_interpretation_labels(fixture_root):
     ds = datasets.load("smd", "machine-1-2", root=fixture_root)
-    assert ds.meta["interpretation_labels"][0] == {"start": 60, "end": 69, "dims": [1, 2]}
+    assert ds.meta["interpretation_labels"][0] == {"start": 60, "end": 69, "channels": [0, 1],
+                                                   "raw": "60-69:1,2"}
 
 
 def test_smap_duplicate_label_rows_are_united(fixture_root):
@@ -134,6 +135,25 @@ def test_real_datasets(real_root, name, folder, entity, train, test, anomalies, 
     assert ds.train.shape == train and ds.test.shape == test
     if anomalies is not None:
         assert int(ds.test_labels.sum()) == anomalies
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name,folder", [("smd", "SMD"), ("asd", "ASD")])
+def test_interpretation_labels_align_with_point_labels(real_root, name, folder):
+    """After normalising to [start, end), interpretation segments coincide with the labelled
+    events: nearly all exactly (a wrong end convention would break every one), and every one
+    overlaps a labelled event. Upstream has a few off-by-one or longer segments
+    (e.g. SMD machine-2-3 7910-8010 where the labels end at 8001)."""
+    need(real_root, folder)
+    exact = total = 0
+    for entity in datasets.entities(name, real_root):
+        ds = datasets.load(name, entity, root=real_root)
+        labelled = {tuple(s) for s in events.segments(ds.test_labels).tolist()}
+        for seg in ds.meta["interpretation_labels"]:
+            total += 1
+            exact += (seg["start"], seg["end"]) in labelled
+            assert ds.test_labels[seg["start"]:seg["end"]].any(), (entity, seg["raw"])
+    assert exact / total > 0.95, (exact, total)
 
 
 @pytest.mark.realdata

@@ -126,15 +126,13 @@ def event_lengths(items) -> pd.DataFrame:
 def _blamed_channels(ds, span: slice) -> list[int]:
     """Channels that the labels blame for events overlapping ``span`` (0-based indices).
 
-    Synthetic events list their channels; SMD/ASD interpretation labels list 1-based dims.
+    Synthetic events and SMD/ASD interpretation labels both list ``channels`` over
+    ``[start, end)``.
     """
     found = []
-    for ev in ds.meta.get("events", []):
+    for ev in ds.meta.get("events", []) + ds.meta.get("interpretation_labels", []):
         if ev["start"] < span.stop and ev["end"] > span.start:
-            found += ev["channels"]
-    for seg in ds.meta.get("interpretation_labels", []):
-        if seg["start"] < span.stop and seg["end"] >= span.start:
-            found += [d - 1 for d in seg["dims"] if 0 < d <= ds.n_channels]
+            found += [c for c in ev["channels"] if 0 <= c < ds.n_channels]
     return list(dict.fromkeys(found))
 
 

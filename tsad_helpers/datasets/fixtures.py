@@ -73,7 +73,7 @@ def write_asd(root: Path, rng, compress=False):
         _write(root / f"ASD/{entity}_test.csv", _csv(_series(rng, 120, 19)), compress)
         _write(root / f"ASD/{entity}_test_label.csv",
                _csv(_labels(120, [(30, 44)])[:, None], "%d"), compress)
-        _write(root / f"ASD/interpretation_label/{entity}.txt", "30-44:3,4\n", False)
+        _write(root / f"ASD/interpretation_label/{entity}.txt", "30-44:3,4\n", False)  # inclusive end
 
 
 def write_smap_msl(root: Path, rng, compress=True):

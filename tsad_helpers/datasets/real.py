@@ -41,8 +41,14 @@ def _natural_key(text: str):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
 
 
-def parse_interpretation_labels(path: Path) -> list[dict]:
-    """Parse ``start-end:d1,d2,...`` lines (SMD/ASD) into dicts with 1-based ``dims``."""
+def parse_interpretation_labels(path: Path, end_inclusive: bool) -> list[dict]:
+    """Parse ``start-end:d1,d2,...`` lines (SMD/ASD interpretation labels).
+
+    Returns one dict per segment with ``start`` and ``end`` as 0-based test positions, end
+    exclusive (like :func:`tsad_helpers.events.segments`), ``channels`` as 0-based channel
+    indices, and the ``raw`` line. Upstream conventions differ: SMD's ``end`` is exclusive,
+    ASD's inclusive (checked against the point labels), hence ``end_inclusive``.
+    """
     segments = []
     for lineno, line in enumerate(read_text(path).splitlines(), start=1):
         line = line.strip()
@@ -52,7 +58,9 @@ def parse_interpretation_labels(path: Path) -> list[dict]:
         if not match:
             raise DataFormatError(f"{path}: line {lineno} is not 'start-end:d1,d2,...': {line!r}")
         dims = [int(d) for d in match.group(3).split(",") if d.strip()]
-        segments.append({"start": int(match.group(1)), "end": int(match.group(2)), "dims": dims})
+        segments.append({"start": int(match.group(1)),
+                         "end": int(match.group(2)) + int(end_inclusive),
+                         "channels": [d - 1 for d in dims], "raw": line})
     return segments
 
 
@@ -80,6 +88,7 @@ class _ServerLoader(_Loader):
     """SMD and ASD: headerless train/test/label tables plus interpretation labels."""
 
     n_columns = 0
+    interpretation_end_inclusive = False
 
     def paths(self, entity: str) -> dict[str, str]:
         raise NotImplementedError
@@ -97,7 +106,7 @@ class _ServerLoader(_Loader):
         interp = self.root / rel["interpretation"]
         if interp.is_file() or interp.with_name(interp.name + ".gz").is_file():
             meta["interpretation_labels"] = parse_interpretation_labels(
-                find_file(self.root, rel["interpretation"]))
+                find_file(self.root, rel["interpretation"]), self.interpretation_end_inclusive)
         return {
             "entity": entity,
             "train": check_finite(p["train"], train.to_numpy(), channels, nonfinite),
@@ -124,6 +133,7 @@ class SMD(_ServerLoader):
 class ASD(_ServerLoader):
     folder = "ASD"
     n_columns = 19
+    interpretation_end_inclusive = True
 
     def entities(self):
         return sorted(_stems(self.base, "_train.csv"), key=_natural_key)
