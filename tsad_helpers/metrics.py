@@ -302,10 +302,12 @@ def vus(scores, labels, window: int = 100, thresholds: int = 250) -> tuple[float
 
 # ---- everything at once ----------------------------------------------------------------------
 
-def evaluate(scores, labels, threshold: float, *, vus_window: int = 100,
+def evaluate(scores, labels, threshold, *, vus_window: int = 100,
              vus_thresholds: int = 250, range_alpha: float = 0.0,
              range_cardinality: str = "reciprocal", range_bias: str = "flat") -> dict:
     """All metrics of one score series at one threshold (``score > threshold`` = anomalous).
+
+    threshold: a number, or float[T] with one threshold per point (e.g. from SPOT).
 
     Label-free keys depend on ``threshold``: precision, recall, f1 (point-wise); pa_* (point
     adjusted); pa_k_auc (area under F1 of PA%K over K = 0..100 %, curve in ``pa_k_f1``);
@@ -315,12 +317,17 @@ def evaluate(scores, labels, threshold: float, *, vus_window: int = 100,
     best_f1, best_f1_threshold, best_f1_precision, best_f1_recall.
     """
     scores, labels = _check(scores, labels)
-    if not np.isfinite(threshold):
-        raise ValueError(f"threshold must be finite, got {threshold}")
+    threshold = np.asarray(threshold, dtype=np.float64)
+    if threshold.ndim not in (0, 1) or threshold.ndim == 1 and threshold.shape != scores.shape:
+        raise ValueError(f"threshold must be a number or have the shape of scores "
+                         f"{scores.shape}, got {threshold.shape}")
+    if not np.isfinite(threshold).all():
+        raise ValueError("threshold must be finite")
     pred = scores > threshold
     n_pos = int(labels.sum())
     seg = events.segments(labels)
-    out = {"threshold": float(threshold), "n_points": len(scores), "n_anomalies": n_pos,
+    out = {"threshold": float(threshold) if threshold.ndim == 0 else "per point",
+           "n_points": len(scores), "n_anomalies": n_pos,
            "n_events": len(seg), "n_predicted": int(pred.sum())}
     tp = int((pred & (labels == 1)).sum())
     out["precision"], out["recall"], out["f1"] = _pr(tp, int(pred.sum()), n_pos)
