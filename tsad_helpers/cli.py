@@ -1,4 +1,5 @@
-"""Command line: ``python -m tsad_helpers {run,datasets} ...`` (see ``--help``)."""
+"""Command line: ``python -m tsad_helpers {run,evaluate,datasets,refresh-notebooks} ...``
+(see ``--help``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output folder (default: simulation_results/<profile>/)")
     run.add_argument("--only", help="comma-separated notebook numbers, e.g. 01,03")
     run.add_argument("--force", action="store_true", help="rerun notebooks already done")
+
+    ev = sub.add_parser("evaluate", help="fit a detector on train, score test, write metrics")
+    ev.add_argument("--dataset", required=True)
+    ev.add_argument("--entity", help="default: the first entity found")
+    ev.add_argument("--detector", required=True)
+    ev.add_argument("--profile", choices=profiles.NAMES, default="quick")
+    ev.add_argument("--data-dir", help="data root (default: $TSAD_DATA_DIR, else data/)")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--threshold", choices=sorted(profiles.THRESHOLD_RULES),
+                    help="label-free threshold rule on training-tail scores (default: quantile)")
+    ev.add_argument("--out", required=True, help="JSON file to write")
 
     ref = sub.add_parser("refresh-notebooks",
                          help="re-execute notebooks/ in place (smoke defaults) for nbval")
@@ -63,6 +75,25 @@ def _cmd_run(args) -> int:
     if failed:
         print(f"error: {failed}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from . import datasets
+    from .evaluation import evaluate_detector
+    from .results import save_json
+
+    options = {}
+    if args.dataset == "synthetic":
+        options = profiles.get(args.profile)["synthetic"]
+    ds = datasets.load(args.dataset, args.entity, args.data_dir, **options)
+    result = evaluate_detector(ds, args.detector, args.profile, args.seed,
+                               threshold_rule=args.threshold)
+    save_json(result, args.out)
+    m = result["metrics"]
+    print(f"{ds.name}/{ds.entity} {args.detector}: f1 {m['f1']:.3f}  pa_f1 {m['pa_f1']:.3f}  "
+          f"auc_pr {m['auc_pr']:.3f}  vus_pr {m['vus_pr']:.3f}  affiliation_f1 "
+          f"{m['affiliation_f1']:.3f}  (oracle best_f1 {m['best_f1']:.3f}) -> {args.out}")
     return 0
 
 
@@ -131,6 +162,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "run":
             return _cmd_run(args)
+        if args.command == "evaluate":
+            return _cmd_evaluate(args)
         if args.command == "refresh-notebooks":
             return _cmd_refresh(args)
         return _cmd_datasets(args)

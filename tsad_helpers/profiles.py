@@ -41,6 +41,34 @@ PROFILES = {
         "plot_channels": 4,
     },
 }
+# Unsupervised protocol of `python -m tsad_helpers evaluate` (DESIGN.md, evaluation rules):
+# the detector is fitted on the head of the training split, the threshold comes from its scores
+# on the tail (`validation_fraction`), the test split is scored once.
+# Default rule: the 0.99-quantile of the tail scores (an expected false-alarm rate of 1 % on
+# normal data), fixed a priori; POT with risk 1e-3 extrapolates far beyond the heavy-tailed
+# scores of detectors on SMD and flags almost nothing, so it is an option, not the default.
+THRESHOLD_RULES = {
+    "quantile": {"rule": "quantile", "q": 0.99},
+    "mean_std": {"rule": "mean_std", "k": 3.0},
+    "pot": {"rule": "pot", "risk": 1e-3, "level": 0.98},
+}
+_EVALUATE = {
+    "validation_fraction": 0.2,
+    "threshold": THRESHOLD_RULES["quantile"],
+    "vus_window": 100,
+}
+_DETECTORS = {
+    "smoke": {"iforest": {"window": 16, "fit_stride": 4, "n_estimators": 50},
+              "pca": {"window": 16, "fit_stride": 4}, "random": {}},
+    "quick": {"iforest": {"window": 16, "fit_stride": 2, "n_estimators": 100},
+              "pca": {"window": 16, "fit_stride": 1}, "random": {}},
+    "paper": {"iforest": {"window": 16, "fit_stride": 1, "n_estimators": 200},
+              "pca": {"window": 16, "fit_stride": 1}, "random": {}},
+}
+for _name, _settings in PROFILES.items():
+    _settings["evaluate"] = copy.deepcopy(_EVALUATE)
+    _settings["detectors"] = copy.deepcopy(_DETECTORS[_name])
+
 NAMES = tuple(PROFILES)
 
 

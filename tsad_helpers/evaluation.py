@@ -1,0 +1,71 @@
+"""The unsupervised protocol, end to end: fit on training data, pick a label-free threshold,
+score the test split, compute every metric. Used by ``python -m tsad_helpers evaluate`` and
+by the benchmarks.
+
+Protocol (DESIGN.md): the detector is fitted on the first ``1 - validation_fraction`` of the
+training split; the threshold rule sees only its scores on the remaining tail (still training
+data, never labels); the test split is scored once and judged at that threshold. The oracle
+best F1 is reported beside it, under keys that say so.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from importlib import metadata
+
+import numpy as np
+
+from . import detectors, metrics, profiles, thresholds
+
+
+def package_versions() -> dict:
+    names = ("tsad_helpers", "numpy", "scipy", "scikit-learn", "pandas", "tensorflow", "keras")
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def evaluate_detector(ds, detector: str, profile: str = "quick", seed: int = 0,
+                      params: dict | None = None, threshold_rule: str | None = None) -> dict:
+    """Run the protocol for one Dataset and detector; returns a JSON-ready dict.
+
+    threshold_rule: a key of ``profiles.THRESHOLD_RULES`` (default: the profile's rule)."""
+    settings = profiles.get(profile)
+    ev = settings["evaluate"]
+    if threshold_rule is not None:
+        if threshold_rule not in profiles.THRESHOLD_RULES:
+            raise ValueError(f"unknown threshold rule {threshold_rule!r}; known: "
+                             f"{', '.join(profiles.THRESHOLD_RULES)}")
+        ev["threshold"] = dict(profiles.THRESHOLD_RULES[threshold_rule])
+    det_params = {**settings["detectors"].get(detector, {}), **(params or {})}
+    model = detectors.make(detector, **det_params)
+    if "random_state" in model.get_params():
+        model.set_params(random_state=seed)
+    split = int(round(len(ds.train) * (1 - ev["validation_fraction"])))
+    fit_part, tail = ds.train[:split], ds.train[split:]
+    if len(tail) == 0 or len(fit_part) == 0:
+        raise ValueError(f"{ds.name}/{ds.entity}: train of {len(ds.train)} points is too short "
+                         f"for validation_fraction={ev['validation_fraction']}")
+    start = time.perf_counter()
+    model.fit(fit_part)
+    fit_seconds = time.perf_counter() - start
+    rule = dict(ev["threshold"])
+    threshold = thresholds.make(rule.pop("rule"), **rule)(model.score(tail))
+    start = time.perf_counter()
+    scores = model.score(ds.test)
+    score_seconds = time.perf_counter() - start
+    result = metrics.evaluate(scores, ds.test_labels, threshold, vus_window=ev["vus_window"])
+    return {
+        "dataset": ds.name, "entity": ds.entity, "detector": detector,
+        "detector_params": model.get_params(), "profile": profile, "seed": seed,
+        "threshold_rule": ev["threshold"], "threshold_from": "scores on the last "
+        f"{ev['validation_fraction']:.0%} of the training split (no labels)",
+        "metrics": result, "fit_seconds": round(fit_seconds, 3),
+        "score_seconds": round(score_seconds, 3), "train_points": len(ds.train),
+        "test_points": len(ds.test), "versions": package_versions(),
+    }
