@@ -97,3 +97,12 @@ def test_plot_examples_one_per_real_dataset_all_synthetic(fixture_root, tmp_path
     assert sorted(p.name for p in paths) == [
         "stretches_asd_omi-1.png", "stretches_smd_machine-1-1.png",
         "stretches_synthetic_syn-1.png", "stretches_synthetic_syn-2.png"]
+
+
+def test_save_json_is_strict(tmp_path):
+    import json
+
+    from tsad_helpers.results import save_json
+    path = save_json({"a": float("nan"), "b": np.float64(2.5), "c": [np.int64(3), np.inf]},
+                     tmp_path / "x.json")
+    assert json.loads(path.read_text()) == {"a": None, "b": 2.5, "c": [3, None]}

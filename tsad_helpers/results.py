@@ -7,6 +7,7 @@ target, which is atomic on POSIX file systems.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import warnings
@@ -56,7 +57,22 @@ def save_table(frame, path, **to_csv) -> Path:
     return Path(path)
 
 
+def _plain(obj):
+    """JSON-ready copy: NaN/inf become null (strict JSON), numpy scalars become numbers."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def save_json(obj, path) -> Path:
+    """Write strict JSON atomically (NaN and inf as null)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+        tmp.write_text(json.dumps(_plain(obj), indent=2, sort_keys=True, default=str,
+                                  allow_nan=False) + "\n")
     return Path(path)
