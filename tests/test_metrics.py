@@ -176,3 +176,26 @@ def test_agrees_with_reference_implementations(case):
         p, r = metrics.range_precision_recall(pred, y, setting["alpha"], setting["cardinality"],
                                               setting["bias"])
         assert (p, r) == pytest.approx((setting["precision"], setting["recall"]), abs=1e-9), setting
+
+
+@pytest.mark.parametrize("n_events,window", [(3, 20), (60, 30), (60, 7)])
+def test_vus_soft_labels_sparse_and_dense_paths(n_events, window):
+    """The soft labels around events (sqrt decay, capped at 1) match a plain loop, whether
+    they are built sparsely (few events) or by convolution (dense events)."""
+    rng = np.random.default_rng(n_events)
+    y = np.zeros(400, dtype=np.int8)
+    y[rng.choice(395, n_events, replace=False)] = 1
+    seg = metrics.events.segments(y)
+    seg_incl = np.column_stack([seg[:, 0], seg[:, 1] - 1])
+    expected = y.astype(float)
+    half = window // 2
+    for s, e in seg_incl:
+        for d in range(1, half + 1):
+            for t in (e + d, s - d):
+                if 0 <= t < len(y):
+                    expected[t] += np.sqrt(1 - d / window)
+    expected = np.minimum(expected, 1.0)
+    idx, val = metrics._ramp_weights(seg_incl, window, y)
+    got = y.astype(float)
+    got[idx] = val
+    np.testing.assert_allclose(got, expected, atol=1e-12)

@@ -89,11 +89,13 @@ def affiliation(pred, labels) -> tuple[float, float]:
     n = float(len(labels))
     z_lo, z_hi = _zone_bounds(gt[:, 0], gt[:, 1], 0.0, n)
     precisions, recalls = [], []
-    for (j1, j2), e1, e2 in zip(gt, z_lo, z_hi):
+    # predicted intervals overlapping each zone: a contiguous slice of the sorted intervals
+    first = np.searchsorted(pr[:, 1], z_lo, side="right")
+    last = np.searchsorted(pr[:, 0], z_hi, side="left")
+    for (j1, j2), e1, e2, f, g in zip(gt, z_lo, z_hi, first, last):
         # predicted intervals cut to the zone
-        inside = (pr[:, 1] > e1) & (pr[:, 0] < e2)
-        u = np.maximum(pr[inside, 0], e1)
-        v = np.minimum(pr[inside, 1], e2)
+        u = np.maximum(pr[f:g, 0], e1)
+        v = np.minimum(pr[f:g, 1], e2)
         keep = v > u
         u, v = u[keep], v[keep]
         if not len(u):

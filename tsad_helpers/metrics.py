@@ -61,11 +61,13 @@ def _pr(tp: float, n_pred: float, n_pos: float) -> tuple[float, float, float]:
 
 def point_adjust(pred, labels) -> np.ndarray:
     """Point-adjusted predictions: every point of an event counts as detected when any is."""
-    pred = np.asarray(pred, dtype=bool).copy()
-    for start, end in events.segments(labels):
-        if pred[start:end].any():
-            pred[start:end] = True
-    return pred
+    pred = np.asarray(pred, dtype=bool)
+    seg = events.segments(labels)
+    hit = seg[_event_hits(pred, seg) > 0]
+    marks = np.zeros(len(pred) + 1, dtype=np.int64)
+    np.add.at(marks, hit[:, 0], 1)
+    np.add.at(marks, hit[:, 1], -1)
+    return pred | (np.cumsum(marks[:-1]) > 0)
 
 
 def _event_hits(pred: np.ndarray, seg: np.ndarray) -> np.ndarray:
@@ -142,8 +144,8 @@ def _range_side(a: np.ndarray, b: np.ndarray, alpha: float, cardinality: str,
     last = np.searchsorted(b[:, 0], a[:, 1], side="left")
     count = np.maximum(last - first, 0)
     i = np.repeat(np.arange(len(a)), count)
-    j = np.concatenate([np.arange(f, f + c) for f, c in zip(first, count)]) if count.sum() \
-        else np.zeros(0, dtype=np.int64)
+    j = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) \
+        + np.repeat(first, count)
     lo = np.maximum(a[i, 0], b[j, 0]) - a[i, 0]  # 0-based offsets inside range a_i
     hi = np.minimum(a[i, 1], b[j, 1]) - a[i, 0]
     length = a[i, 1] - a[i, 0]
@@ -226,14 +228,10 @@ class _Ranking:
 def _vus_segments(seg_incl: np.ndarray, half: int, n: int) -> np.ndarray:
     """Events widened by ``half`` on each side and merged where they touch (inclusive ends),
     as TSB-AD's ``new_sequence``."""
-    out = []
-    a = max(seg_incl[0, 0] - half, 0)
-    for k in range(len(seg_incl) - 1):
-        if seg_incl[k, 1] + half < seg_incl[k + 1, 0] - half:
-            out.append((a, seg_incl[k, 1] + half))
-            a = seg_incl[k + 1, 0] - half
-    out.append((a, min(seg_incl[-1, 1] + half, n - 1)))
-    return np.asarray(out, dtype=np.int64)
+    separate = seg_incl[:-1, 1] + half < seg_incl[1:, 0] - half
+    starts = np.concatenate([[max(seg_incl[0, 0] - half, 0)], seg_incl[1:, 0][separate] - half])
+    ends = np.concatenate([seg_incl[:-1, 1][separate] + half, [min(seg_incl[-1, 1] + half, n - 1)]])
+    return np.column_stack([starts, ends]).astype(np.int64)
 
 
 def _ramp_weights(seg_incl: np.ndarray, window: int, labels: np.ndarray):
@@ -243,15 +241,20 @@ def _ramp_weights(seg_incl: np.ndarray, window: int, labels: np.ndarray):
     n = len(labels)
     if half == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
-    d = np.arange(1, half + 1)
-    w = np.sqrt(1 - d / window)
-    idx = np.concatenate([np.concatenate([seg_incl[:, 1:2] + d, seg_incl[:, 0:1] - d], axis=1)
-                          .ravel()])
-    val = np.tile(np.concatenate([w, w]), len(seg_incl))
-    keep = (idx >= 0) & (idx < n)
-    idx, val = idx[keep], val[keep]
-    total = np.bincount(idx, weights=val, minlength=n)
-    where = np.flatnonzero(total)
+    kernel = np.sqrt(1 - np.arange(1, half + 1) / window)
+    if 2 * half * len(seg_incl) > n:  # dense events: one convolution per side is cheaper
+        ends = np.bincount(seg_incl[:, 1], minlength=n).astype(np.float64)
+        starts = np.bincount(seg_incl[:, 0], minlength=n).astype(np.float64)
+        full = np.concatenate([[0.0], kernel])
+        total = (np.convolve(ends, full)[:n]
+                 + np.convolve(starts[::-1], full)[:n][::-1])
+    else:
+        d = np.arange(1, half + 1)
+        idx = np.concatenate([seg_incl[:, 1:2] + d, seg_incl[:, 0:1] - d], axis=1).ravel()
+        val = np.tile(np.concatenate([kernel, kernel]), len(seg_incl))
+        keep = (idx >= 0) & (idx < n)
+        total = np.bincount(idx[keep], weights=val[keep], minlength=n)
+    where = np.flatnonzero(total > 0)
     where = where[labels[where] == 0]
     return where, np.minimum(total[where], 1.0)
 
@@ -273,21 +276,27 @@ def vus(scores, labels, window: int = 100, thresholds: int = 250) -> tuple[float
     rank_ext = np.append(rank, n)  # sentinel so a zone may end at the last point
     sorted_desc = scores[order]
     picks = np.linspace(0, n - 1, thresholds).astype(int)
-    # number of points with score >= each picked threshold (ties included)
+    # number of points with score >= each picked threshold (ties included), increasing
     n_pred = n - np.searchsorted(np.sort(scores), sorted_desc[picks], side="left")
-    pos_rank = np.sort(rank[labels == 1])
-    tp_labelled = np.searchsorted(pos_rank, n_pred, side="left").astype(np.float64)
-    p = float(len(pos_rank))
+    # a point is predicted at threshold k when rank < n_pred[k], i.e. from bucket[point] on
+    bucket = np.searchsorted(n_pred, rank, side="right")
+
+    def predicted_mass(points, weights=None):
+        """Sum of ``weights`` over ``points`` predicted at each threshold, float[thresholds]."""
+        counts = np.bincount(bucket[points], weights=weights, minlength=thresholds + 1)
+        return np.cumsum(counts)[:thresholds]
+
+    tp_labelled = predicted_mass(np.flatnonzero(labels))
+    p = float(labels.sum())
     aucs, aps = [], []
     for w in range(window + 1):
         idx, val = _ramp_weights(seg_incl, w, labels)
-        by_rank = np.argsort(rank[idx])
-        ramp_cum = np.concatenate([[0.0], np.cumsum(val[by_rank])])
-        tp_ramp = ramp_cum[np.searchsorted(rank[idx][by_rank], n_pred, side="left")]
+        tp_ramp = predicted_mass(idx, val)
         zones = _vus_segments(seg_incl, w // 2, n)
         bounds = np.column_stack([zones[:, 0], zones[:, 1] + 1]).ravel()
         first_rank = np.minimum.reduceat(rank_ext, bounds)[::2]  # best rank in each zone
-        existence = np.searchsorted(np.sort(first_rank), n_pred, side="left") / len(zones)
+        existence = np.cumsum(np.bincount(np.searchsorted(n_pred, first_rank, side="right"),
+                                          minlength=thresholds + 1))[:thresholds] / len(zones)
         tp = tp_labelled + tp_ramp
         p_new = (p + p + tp_ramp) / 2
         tpr = np.minimum(tp / p_new, 1.0) * existence
