@@ -30,6 +30,13 @@ def package_versions() -> dict:
     return out
 
 
+def loss_path(profile: str, ds, detector: str, seed: int):
+    """loss/<profile>/<dataset>/<entity>/<detector>_seed<seed>.csv (entity '/' -> '__')."""
+    from .results import REPO_ROOT
+    entity = ds.entity.replace("/", "__")
+    return REPO_ROOT / "loss" / profile / ds.name / entity / f"{detector}_seed{seed}.csv"
+
+
 def evaluate_detector(ds, detector: str, profile: str = "quick", seed: int = 0,
                       params: dict | None = None, threshold_rule: str | None = None) -> dict:
     """Run the protocol for one Dataset and detector; returns a JSON-ready dict.
@@ -46,6 +53,8 @@ def evaluate_detector(ds, detector: str, profile: str = "quick", seed: int = 0,
     model = detectors.make(detector, **det_params)
     if "random_state" in model.get_params():
         model.set_params(random_state=seed)
+    if "loss_log" in model.get_params() and model.get_params()["loss_log"] is None:
+        model.set_params(loss_log=str(loss_path(profile, ds, detector, seed)))
     split = int(round(len(ds.train) * (1 - ev["validation_fraction"])))
     fit_part, tail = ds.train[:split], ds.train[split:]
     if len(tail) == 0 or len(fit_part) == 0:

@@ -57,13 +57,31 @@ _EVALUATE = {
     "threshold": THRESHOLD_RULES["quantile"],
     "vus_window": 100,
 }
+# Detector hyperparameters, one place for every profile. transformer_ae_gan: window length,
+# training stride, model width (d_model, heads, ff_dim, layers), masking (ratio 0.15, mean
+# masked run 3: Zerveas et al.), loss weights; epochs are a ceiling, early stopping on the
+# validation tail (patience) decides. lstm_ae uses the same window and training budget.
+_DEEP = {
+    "smoke": {"window": 16, "fit_stride": 8, "epochs": 2, "patience": 1, "batch_size": 64},
+    "quick": {"window": 32, "fit_stride": 4, "epochs": 10, "patience": 2, "batch_size": 64},
+    "paper": {"window": 32, "fit_stride": 2, "epochs": 30, "patience": 4, "batch_size": 64},
+}
+_TRANSFORMER = {
+    "smoke": {"d_model": 16, "heads": 2, "ff_dim": 32, "encoder_layers": 1, "decoder_layers": 1},
+    "quick": {"d_model": 32, "heads": 4, "ff_dim": 64, "encoder_layers": 2, "decoder_layers": 1},
+    "paper": {"d_model": 32, "heads": 4, "ff_dim": 64, "encoder_layers": 2, "decoder_layers": 1},
+}
 _DETECTORS = {
-    "smoke": {"iforest": {"window": 16, "fit_stride": 4, "n_estimators": 50},
-              "pca": {"window": 16, "fit_stride": 4}, "random": {}},
-    "quick": {"iforest": {"window": 16, "fit_stride": 2, "n_estimators": 100},
-              "pca": {"window": 16, "fit_stride": 1}, "random": {}},
-    "paper": {"iforest": {"window": 16, "fit_stride": 1, "n_estimators": 200},
-              "pca": {"window": 16, "fit_stride": 1}, "random": {}},
+    name: {
+        "transformer_ae_gan": {**_DEEP[name], **_TRANSFORMER[name]},
+        "lstm_ae": {**_DEEP[name], "units": 64 if name != "smoke" else 16,
+                    "latent": 32 if name != "smoke" else 8},
+        "iforest": {"window": 16, "fit_stride": {"smoke": 4, "quick": 2, "paper": 1}[name],
+                    "n_estimators": {"smoke": 50, "quick": 100, "paper": 200}[name]},
+        "pca": {"window": 16, "fit_stride": 4 if name == "smoke" else 1},
+        "random": {},
+    }
+    for name in ("smoke", "quick", "paper")
 }
 for _name, _settings in PROFILES.items():
     _settings["evaluate"] = copy.deepcopy(_EVALUATE)

@@ -3,30 +3,40 @@ returning the detector, ``.score(series[T, C])`` returning float64[T] (higher = 
 anomalous). They follow scikit-learn's estimator contract (parameters stored in ``__init__``,
 learned state ending in ``_``, ``get_params``/``set_params``, ``random_state``).
 
-Registered: ``iforest``, ``pca``, ``random`` (the deep detectors ``transformer_ae_gan`` and
-``lstm_ae`` join this registry in their own issue).
+Registered: ``transformer_ae_gan`` (masked, contrastive, adversarial Transformer
+autoencoder), ``lstm_ae``, ``iforest``, ``pca``, ``random``. The deep ones import TensorFlow
+only when made.
 """
 
 from __future__ import annotations
 
-from .base import Detector
-from .classic import IsolationForestDetector, PCADetector, RandomDetector
+import importlib
 
-REGISTRY: dict[str, type[Detector]] = {
-    "iforest": IsolationForestDetector,
-    "pca": PCADetector,
-    "random": RandomDetector,
+from .base import Detector
+
+REGISTRY: dict[str, str] = {  # name -> "module:Class", imported on first use
+    "transformer_ae_gan": "transformer:TransformerAEGAN",
+    "lstm_ae": "lstm:LSTMAutoencoder",
+    "iforest": "classic:IsolationForestDetector",
+    "pca": "classic:PCADetector",
+    "random": "classic:RandomDetector",
 }
+
+
+def detector_class(name: str) -> type[Detector]:
+    if name not in REGISTRY:
+        raise ValueError(f"unknown detector {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    module, cls = REGISTRY[name].split(":")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
 
 
 def make(name: str, **params) -> Detector:
     """A new, unfitted detector ``name`` with ``params``."""
-    if name not in REGISTRY:
-        raise ValueError(f"unknown detector {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    cls = detector_class(name)
     try:
-        return REGISTRY[name](**params)
+        return cls(**params)
     except TypeError as exc:
         raise ValueError(f"bad parameters for detector {name!r}: {exc}") from None
 
 
-__all__ = ["Detector", "REGISTRY", "make"]
+__all__ = ["Detector", "REGISTRY", "detector_class", "make"]

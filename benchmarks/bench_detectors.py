@@ -1,0 +1,111 @@
+"""Detectors over the real benchmarks, resumable: the tables of the evaluation-core and
+flagship-detector issues.
+
+Run:  TSAD_DATA_DIR=../shared/datasets python benchmarks/bench_detectors.py \\
+          [--profile paper] [--datasets smd asd smap msl ucr] [--seeds 0 1 2] \\
+          [--detectors transformer_ae_gan transformer_ae_gan-no_masking ... iforest pca random] \\
+          [--out detectors]
+
+A detector name may carry a variant: ``transformer_ae_gan-no_masking``,
+``-no_contrastive`` and ``-no_adversarial`` switch one part off (the ablations). Each
+(dataset, variant, entity, seed) result is a JSON file under
+simulation_results/<out>/<profile>/<dataset>/<variant>/; finished ones are never recomputed,
+so an interrupted run resumes. Per dataset, the runs and the summary (mean and std over
+entities and seeds) go to simulation_results/<out>/<dataset>_<profile>{_runs.csv,.csv,.md}.
+"""
+
+import argparse
+import json
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from tsad_helpers import datasets
+from tsad_helpers.evaluation import evaluate_detector
+from tsad_helpers.results import REPO_ROOT, atomic_path, save_json, save_table
+
+COLUMNS = ["f1", "pa_f1", "auc_pr", "vus_pr", "affiliation_f1", "auc_roc", "range_f1",
+           "pa_k_auc", "best_f1"]
+VARIANTS = {"no_masking": {"masking": False}, "no_contrastive": {"contrastive": False},
+            "no_adversarial": {"adversarial": False}}
+ALL = ["transformer_ae_gan", "transformer_ae_gan-no_masking",
+       "transformer_ae_gan-no_contrastive", "transformer_ae_gan-no_adversarial", "lstm_ae",
+       "iforest", "pca", "random"]
+
+
+def parse_variant(name: str) -> tuple[str, dict]:
+    base, _, variant = name.partition("-")
+    if variant and variant not in VARIANTS:
+        raise SystemExit(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    return base, VARIANTS.get(variant, {})
+
+
+def run(dataset: str, profile: str, seeds, names, out: str) -> pd.DataFrame:
+    folder = REPO_ROOT / "simulation_results" / out / profile / dataset
+    entities = datasets.entities(dataset)
+    jobs = [(v, e, s) for v in names for e in entities for s in seeds]
+    rows = []
+    for variant, entity, seed in tqdm(jobs, desc=dataset, unit="run"):
+        path = folder / variant / f"{entity.replace('/', '__')}_seed{seed}.json"
+        if not path.exists():
+            base, params = parse_variant(variant)
+            result = evaluate_detector(datasets.load(dataset, entity), base, profile, seed,
+                                       params=params)
+            result["variant"] = variant
+            save_json(result, path)
+        result = json.loads(path.read_text())
+        rows.append({"detector": variant, "entity": entity, "seed": seed,
+                     "fit_seconds": result["fit_seconds"],
+                     "score_seconds": result["score_seconds"],
+                     **{k: result["metrics"][k] for k in COLUMNS}})
+    return pd.DataFrame(rows)
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    g = runs.groupby("detector", sort=False)
+    table = pd.DataFrame({"runs": g.size()})
+    for col in COLUMNS + ["fit_seconds", "score_seconds"]:
+        table[f"{col}_mean"] = g[col].mean()
+        table[f"{col}_std"] = g[col].std(ddof=0)
+    return table.reset_index()
+
+
+def markdown(table: pd.DataFrame, dataset: str, profile: str, n_entities: int) -> str:
+    head = ["detector", "runs"] + COLUMNS + ["fit s", "score s"]
+    lines = [f"{dataset.upper()}, {n_entities} entities, profile `{profile}`: mean ± std over "
+             "entities and seeds. Label-free threshold: 0.99-quantile of the scores on the last "
+             "20 % of each training split. `best_f1` is the oracle (the test labels choose its "
+             "threshold), shown only for reference.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in table.iterrows():
+        cells = [r["detector"], str(r["runs"])]
+        cells += [f"{r[c + '_mean']:.3f} ± {r[c + '_std']:.3f}" for c in COLUMNS]
+        cells += [f"{r['fit_seconds_mean']:.1f}", f"{r['score_seconds_mean']:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--profile", default="paper")
+    parser.add_argument("--datasets", nargs="+", default=["smd", "asd", "smap", "msl", "ucr"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--detectors", nargs="+", default=ALL)
+    parser.add_argument("--out", default="detectors")
+    args = parser.parse_args()
+    for name in args.detectors:
+        parse_variant(name)
+    base = REPO_ROOT / "simulation_results" / args.out
+    for dataset in args.datasets:
+        runs = run(dataset, args.profile, args.seeds, args.detectors, args.out)
+        table = summarise(runs)
+        save_table(runs, base / f"{dataset}_{args.profile}_runs.csv")
+        save_table(table, base / f"{dataset}_{args.profile}.csv")
+        text = markdown(table, dataset, args.profile, runs["entity"].nunique())
+        with atomic_path(base / f"{dataset}_{args.profile}.md") as tmp:
+            tmp.write_text(text)
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""The Keras detectors on small synthetic data (smoke-sized settings: a few seconds each)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsad_helpers import datasets, detectors, profiles
+from tsad_helpers.detectors.transformer import geometric_masks
+
+SMOKE = profiles.get("smoke")["detectors"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return datasets.load("synthetic", "syn-1", train_length=800, test_length=1000,
+                         events_per_type=1, n_channels=6)
+
+
+def test_geometric_masks_statistics():
+    m = geometric_masks(2000, 64, 3, ratio=0.15, mean_length=3.0,
+                        rng=np.random.default_rng(0))
+    assert m.shape == (2000, 64, 3)
+    assert m.mean() == pytest.approx(0.15, abs=0.01)
+    runs = np.diff(np.concatenate([np.zeros((2000, 1, 3), bool), m], axis=1).astype(int), axis=1)
+    n_runs = (runs == 1).sum()
+    assert m.sum() / n_runs == pytest.approx(3.0, rel=0.15)  # mean masked run length
+    # channels are independent
+    assert abs(np.corrcoef(m[:, :, 0].ravel(), m[:, :, 1].ravel())[0, 1]) < 0.02
+    with pytest.raises(ValueError, match="mask ratio"):
+        geometric_masks(1, 4, 1, 1.5, 3, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("name", ["transformer_ae_gan", "lstm_ae"])
+def test_fit_score_log_save_load(name, data, tmp_path):
+    log = tmp_path / "loss.csv"
+    det = detectors.make(name, **SMOKE[name], loss_log=str(log))
+    assert det.fit(data.train) is det
+    scores = det.score(data.test)
+    assert scores.shape == (1000,) and np.isfinite(scores).all()
+    history = pd.read_csv(log)
+    assert len(history) == det.epochs_run_ >= 1
+    assert {"rec_loss", "val_rec_loss"} <= set(history.columns)
+    if name == "transformer_ae_gan":
+        assert {"con_loss", "adv_loss", "disc_loss", "loss"} <= set(history.columns)
+        assert (history["con_loss"] > 0).all() and (history["disc_loss"] > 0).all()
+    det.save(tmp_path / "model")
+    again = type(det).load(tmp_path / "model").score(data.test)
+    np.testing.assert_allclose(again, scores, rtol=1e-5, atol=1e-7)
+
+
+def test_seeded_fit_is_repeatable(data):
+    params = {**SMOKE["transformer_ae_gan"], "random_state": 3}
+    a = detectors.make("transformer_ae_gan", **params).fit(data.train).score(data.test)
+    b = detectors.make("transformer_ae_gan", **params).fit(data.train).score(data.test)
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_ablation_switches(data):
+    det = detectors.make("transformer_ae_gan", **SMOKE["transformer_ae_gan"], contrastive=False,
+                         adversarial=False, masking=False).fit(data.train)
+    h = det.history_
+    assert max(h["con_loss"]) == 0 and max(h["adv_loss"]) == 0 and max(h["disc_loss"]) == 0
+    assert np.isfinite(det.score(data.test)).all()
+
+
+def test_deep_input_errors(data):
+    det = detectors.make("transformer_ae_gan", **SMOKE["transformer_ae_gan"])
+    with pytest.raises(ValueError, match="too few for window=16"):
+        det.fit(data.train[:20])
+    with pytest.raises(ValueError, match="divisible by heads"):
+        detectors.make("transformer_ae_gan", d_model=10, heads=4).fit(data.train)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        det.save("unused")

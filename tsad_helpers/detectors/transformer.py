@@ -1,0 +1,313 @@
+"""``transformer_ae_gan``: a masked, contrastive, adversarial Transformer autoencoder.
+
+After Miao et al., "Reconstruction-based anomaly detection for multivariate time series using
+contrastive generative adversarial networks", Information Processing & Management 61(1), 2024
+(no official code; this is our reading of the paper):
+
+- augmentation: geometric-distribution masks (Zerveas et al., KDD 2021): per channel,
+  alternating masked / unmasked runs with mean masked length ``mask_length`` and masking
+  ratio ``mask_ratio``; masked values are set to 0 (the training mean after scaling);
+- a Transformer encoder (input projection, sinusoidal positional encoding, multi-head
+  self-attention and feed-forward blocks), a bottleneck (``"global"``: ``latent_dim`` numbers
+  per window; ``"step"``: per time step; None: none, and the attention stack then learns to
+  copy its input, anomalies included) and a Transformer decoder stack reconstruct the clean
+  window from the masked one (mean squared error, ``rec_loss``);
+- a contrastive loss: NT-Xent between the pooled encodings of two masked views of the same
+  window, the other windows of the batch being negatives (``con_loss``, weight
+  ``contrastive_weight``, temperature ``temperature``);
+- a discriminator tells real windows from reconstructions (``disc_loss``); the autoencoder is
+  trained to fool it (``adv_loss``, weight ``adversarial_weight``).
+
+The whole model is a ``keras.Model`` with a custom ``train_step`` (two optimizers), so
+``fit``, callbacks (early stopping on ``val_rec_loss``, CSV logging of every loss) and
+progress bars work unchanged. ``masking``, ``contrastive`` and ``adversarial`` switch the
+three parts off for ablations. The anomaly score is the reconstruction error; with masking
+on and ``score_masks = K > 0`` each window is reconstructed under K complementary masks and
+every entry is scored while it is hidden (predicted from its context), else the plain
+reconstruction of the unmasked window is used. ``discriminator_weight`` > 0 blends in the
+discriminator's "reconstruction-like" probability of the input window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .deep import KerasWindowDetector, keras_modules
+
+
+def geometric_masks(n: int, length: int, channels: int, ratio: float, mean_length: float,
+                    rng: np.random.Generator) -> np.ndarray:
+    """Boolean masks [n, length, channels] (True = masked) from the two-state Markov chain of
+    Zerveas et al.: masked runs have geometric lengths with mean ``mean_length``, unmasked
+    runs mean ``mean_length * (1 - ratio) / ratio``; the start state is drawn so that each
+    point is masked with probability ``ratio``. Channels are independent."""
+    if not 0 < ratio < 1 or mean_length <= 0:
+        raise ValueError(f"mask ratio must be in (0, 1) and mean length > 0, got {ratio}, "
+                         f"{mean_length}")
+    p_leave_masked = 1 / mean_length
+    p_leave_unmasked = p_leave_masked * ratio / (1 - ratio)
+    state = rng.random((n, channels)) < ratio
+    out = np.empty((n, length, channels), dtype=bool)
+    flips = rng.random((n, length, channels))
+    for t in range(length):
+        out[:, t] = state
+        change = np.where(state, flips[:, t] < p_leave_masked, flips[:, t] < p_leave_unmasked)
+        state = state ^ change
+    return out
+
+
+def _build_model(det, tf, keras):
+    layers = keras.layers
+    L, C, d = det.window, det.n_channels_, det.d_model
+
+    def positional_encoding():
+        pos = np.arange(L)[:, None]
+        i = np.arange(d)[None, :]
+        angle = pos / np.power(10000, (2 * (i // 2)) / d)
+        pe = np.where(i % 2 == 0, np.sin(angle), np.cos(angle))
+        return tf.constant(pe[None], dtype=tf.float32)
+
+    def block(x, name):
+        attn = layers.MultiHeadAttention(det.heads, d // det.heads, dropout=det.dropout,
+                                         name=f"{name}_attn")(x, x)
+        x = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_ln1")(x + attn)
+        ff = layers.Dense(det.ff_dim, activation="gelu", name=f"{name}_ff1")(x)
+        ff = layers.Dropout(det.dropout)(layers.Dense(d, name=f"{name}_ff2")(ff))
+        return layers.LayerNormalization(epsilon=1e-6, name=f"{name}_ln2")(x + ff)
+
+    pe = positional_encoding()
+    inp = keras.Input((L, C))
+    h = layers.Dense(d, name="enc_in")(inp) + pe
+    for k in range(det.encoder_layers):
+        h = block(h, f"enc{k}")
+    if det.bottleneck == "step":  # the decoder sees latent_dim numbers per step
+        h = layers.Dense(det.latent_dim, name="bottleneck")(h)
+        code_shape = (L, det.latent_dim)
+    elif det.bottleneck == "global":  # the decoder sees latent_dim numbers per window
+        h = layers.Dense(det.latent_dim, name="bottleneck")(layers.Flatten()(h))
+        code_shape = (det.latent_dim,)
+    else:
+        code_shape = (L, d)
+    encoder = keras.Model(inp, h, name="encoder")
+
+    code = keras.Input(code_shape)
+    if det.bottleneck == "global":
+        g = layers.Reshape((L, d))(layers.Dense(L * d, name="dec_in")(code)) + pe
+    else:
+        g = layers.Dense(d, name="dec_in")(code) + pe
+    for k in range(det.decoder_layers):
+        g = block(g, f"dec{k}")
+    decoder = keras.Model(code, layers.Dense(C, name="dec_out")(g), name="decoder")
+
+    pooled = keras.Input(code_shape)
+    z = layers.GlobalAveragePooling1D()(pooled) if len(code_shape) == 2 else pooled
+    z = layers.Dense(d, activation="relu")(z)
+    projector = keras.Model(pooled, layers.Dense(det.projection_dim)(z), name="projector")
+
+    win = keras.Input((L, C))
+    q = layers.Conv1D(det.d_model, 5, padding="same", activation="leaky_relu")(win)
+    q = layers.Conv1D(det.d_model, 5, strides=2, padding="same", activation="leaky_relu")(q)
+    q = layers.GlobalAveragePooling1D()(q)
+    discriminator = keras.Model(win, layers.Dense(1)(q), name="discriminator")
+
+    rng = np.random.default_rng(det.random_state)
+    bank = geometric_masks(det.mask_bank, L, C, det.mask_ratio, det.mask_length, rng)
+    model = _AEGAN(encoder, decoder, projector, discriminator, bank, det)
+    model.compile(g_optimizer=keras.optimizers.Adam(det.learning_rate),
+                  d_optimizer=keras.optimizers.Adam(det.learning_rate),
+                  jit_compile=det.jit_compile)
+    return model
+
+
+def _model_class():
+    tf, keras = keras_modules()
+
+    class AEGAN(keras.Model):
+        """Encoder, decoder, projection head and discriminator with a custom train_step."""
+
+        def __init__(self, encoder, decoder, projector, discriminator, mask_bank, cfg):
+            super().__init__()
+            self.encoder, self.decoder = encoder, decoder
+            self.projector, self.discriminator = projector, discriminator
+            self.mask_bank = tf.constant(mask_bank.astype(np.float32))
+            self.cfg = {k: getattr(cfg, k) for k in (
+                "masking", "contrastive", "adversarial", "contrastive_weight",
+                "adversarial_weight", "temperature")}
+            self.seed_gen = keras.random.SeedGenerator(cfg.random_state)
+            self.trackers = {n: keras.metrics.Mean(name=n) for n in (
+                "loss", "rec_loss", "con_loss", "adv_loss", "disc_loss")}
+
+        @property
+        def metrics(self):
+            return list(self.trackers.values())
+
+        def compile(self, g_optimizer, d_optimizer, **kwargs):
+            super().compile(**kwargs)
+            self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+
+        def call(self, x, training=False):
+            return self.decoder(self.encoder(x, training=training), training=training)
+
+        def build_all(self, x):
+            h = self.encoder(x)
+            self.decoder(h)
+            self.projector(h)
+            self.discriminator(x)
+
+        def _masked(self, x):
+            if not self.cfg["masking"]:
+                return x
+            idx = keras.random.randint((tf.shape(x)[0],), 0, self.mask_bank.shape[0],
+                                       seed=self.seed_gen)
+            return x * (1.0 - tf.gather(self.mask_bank, idx))
+
+        def train_step(self, x):
+            bce = keras.losses.BinaryCrossentropy(from_logits=True)
+            cfg = self.cfg
+            gen_vars = self.encoder.trainable_variables + self.decoder.trainable_variables
+            if cfg["contrastive"]:
+                gen_vars = gen_vars + self.projector.trainable_variables
+            with tf.GradientTape() as tape:
+                h1 = self.encoder(self._masked(x), training=True)
+                recon = self.decoder(h1, training=True)
+                rec = tf.reduce_mean(tf.square(recon - x))
+                loss = rec
+                con = tf.constant(0.0)
+                adv = tf.constant(0.0)
+                if cfg["contrastive"]:
+                    h2 = self.encoder(self._masked(x), training=True)
+                    con = _nt_xent(self.projector, h1, h2, cfg["temperature"])
+                    loss = loss + cfg["contrastive_weight"] * con
+                if cfg["adversarial"]:
+                    fake = self.discriminator(recon, training=False)
+                    adv = bce(tf.ones_like(fake), fake)
+                    loss = loss + cfg["adversarial_weight"] * adv
+            grads = tape.gradient(loss, gen_vars)
+            self.g_optimizer.apply_gradients(zip(grads, gen_vars))
+            disc = tf.constant(0.0)
+            if cfg["adversarial"]:
+                with tf.GradientTape() as dtape:
+                    real = self.discriminator(x, training=True)
+                    fake = self.discriminator(tf.stop_gradient(recon), training=True)
+                    disc = bce(tf.ones_like(real), real) + bce(tf.zeros_like(fake), fake)
+                dvars = self.discriminator.trainable_variables
+                self.d_optimizer.apply_gradients(zip(dtape.gradient(disc, dvars), dvars))
+            for name, value in (("loss", loss), ("rec_loss", rec), ("con_loss", con),
+                                ("adv_loss", adv), ("disc_loss", disc)):
+                self.trackers[name].update_state(value)
+            return {n: m.result() for n, m in self.trackers.items()}
+
+        def test_step(self, x):
+            rec = tf.reduce_mean(tf.square(self(x, training=False) - x))
+            self.trackers["rec_loss"].update_state(rec)
+            return {"rec_loss": self.trackers["rec_loss"].result()}
+
+    def _nt_xent(projector, h1, h2, temperature):
+        z1 = tf.math.l2_normalize(projector(h1, training=True), axis=1)
+        z2 = tf.math.l2_normalize(projector(h2, training=True), axis=1)
+        z = tf.concat([z1, z2], axis=0)
+        n = tf.shape(z1)[0]
+        sim = tf.matmul(z, z, transpose_b=True) / temperature
+        sim = sim - 1e9 * tf.eye(2 * n)  # a view is not its own negative
+        targets = tf.concat([tf.range(n, 2 * n), tf.range(0, n)], axis=0)
+        return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+            targets, sim, from_logits=True))
+
+    return AEGAN
+
+
+_AEGAN_CLASS = None
+
+
+def _AEGAN(*args):
+    global _AEGAN_CLASS
+    if _AEGAN_CLASS is None:
+        _AEGAN_CLASS = _model_class()
+    return _AEGAN_CLASS(*args)
+
+
+class TransformerAEGAN(KerasWindowDetector):
+    """The flagship detector (see the module docstring). Defaults are the quick profile's
+    settings; ``tsad_helpers.profiles`` holds each profile's hyperparameters."""
+
+    def __init__(self, window: int = 32, fit_stride: int = 2, scaling: str = "minmax", d_model: int = 32,
+                 heads: int = 4, encoder_layers: int = 2, decoder_layers: int = 1,
+                 ff_dim: int = 64, dropout: float = 0.1, bottleneck: str | None = "global",
+                 latent_dim: int = 32,
+                 projection_dim: int = 32,
+                 masking: bool = True, mask_ratio: float = 0.15, mask_length: float = 3.0,
+                 mask_bank: int = 4096, contrastive: bool = True,
+                 contrastive_weight: float = 0.1, temperature: float = 0.5,
+                 adversarial: bool = True, adversarial_weight: float = 0.01,
+                 discriminator_weight: float = 0.0, score_masks: int = 6, batch_size: int = 64, epochs: int = 20,
+                 patience: int = 3, learning_rate: float = 1e-3,
+                 validation_fraction: float = 0.1, random_state: int | None = 0,
+                 loss_log: str | None = None, verbose: int = 0, jit_compile: bool = False):
+        self.window = window
+        self.fit_stride = fit_stride
+        self.scaling = scaling
+        self.d_model = d_model
+        self.heads = heads
+        self.encoder_layers = encoder_layers
+        self.decoder_layers = decoder_layers
+        self.ff_dim = ff_dim
+        self.dropout = dropout
+        self.bottleneck = bottleneck
+        self.latent_dim = latent_dim
+        self.projection_dim = projection_dim
+        self.masking = masking
+        self.mask_ratio = mask_ratio
+        self.mask_length = mask_length
+        self.mask_bank = mask_bank
+        self.contrastive = contrastive
+        self.contrastive_weight = contrastive_weight
+        self.temperature = temperature
+        self.adversarial = adversarial
+        self.adversarial_weight = adversarial_weight
+        self.discriminator_weight = discriminator_weight
+        self.score_masks = score_masks
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.patience = patience
+        self.learning_rate = learning_rate
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.loss_log = loss_log
+        self.verbose = verbose
+        self.jit_compile = jit_compile
+
+    def _build(self):
+        if self.bottleneck not in (None, "step", "global"):
+            raise ValueError(f"bottleneck must be None, 'step' or 'global', got {self.bottleneck!r}")
+        if self.d_model % self.heads:
+            raise ValueError(f"d_model={self.d_model} must be divisible by heads={self.heads}")
+        tf, keras = keras_modules()
+        model = _build_model(self, tf, keras)
+        model.build_all(np.zeros((1, self.window, self.n_channels_), dtype=np.float32))
+        return model
+
+    def _scoring_masks(self) -> np.ndarray:
+        """``score_masks`` complementary masks [K, L, C]: entry (t, c) is masked in exactly one
+        of them, in runs of ``mask_length`` steps shifted per channel, so each covers about
+        1/K of the window, like the training masks."""
+        k, L, C = self.score_masks, self.window, self.n_channels_
+        run = max(int(round(self.mask_length)), 1)
+        phase = (np.arange(L)[:, None] + run * np.arange(C)[None, :]) // run % k
+        return np.stack([phase == i for i in range(k)]).astype(np.float32)
+
+    def _window_scores(self, batch):
+        if self.masking and self.score_masks:
+            # masked scoring: every entry is predicted from its context while hidden, so an
+            # anomaly cannot simply be copied through
+            err = np.zeros(batch.shape[:2])
+            for mask in self._scoring_masks():
+                recon = np.asarray(self._reconstruct(batch * (1 - mask)))
+                err += (((batch - recon) ** 2) * mask).mean(axis=2)
+        else:
+            err = super()._window_scores(batch)
+        if not self.discriminator_weight:
+            return err
+        tf, _ = keras_modules()
+        logits = self.model_.discriminator(batch, training=False)
+        fake = 1.0 - np.asarray(tf.sigmoid(logits))[:, 0]  # low "real" probability = anomalous
+        return (1 - self.discriminator_weight) * err + self.discriminator_weight * fake[:, None]
