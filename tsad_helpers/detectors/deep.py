@@ -8,8 +8,9 @@
 - every loss component is logged per epoch to ``loss_log`` (CSV) when given;
 - ``random_state`` seeds Python, NumPy and TensorFlow and turns on TensorFlow's op
   determinism, so a fit is repeatable on the same machine;
-- the anomaly score of a point is the squared reconstruction error of its channels, averaged
-  over the windows that cover it;
+- the anomaly score of a point is the squared reconstruction error of its channels, each
+  divided by the channel's mean error on the validation tail (``normalize_errors``), averaged
+  over channels and over the windows that cover the point;
 - ``save(path)`` / ``load(path)`` keep the weights, the scaler and the parameters.
 
 Subclasses implement ``_build()`` returning a compiled ``keras.Model`` whose ``call`` maps
@@ -41,7 +42,7 @@ def keras_modules():
 class KerasWindowDetector(Detector):
     """Base class; see the module docstring. Parameters common to all deep detectors:
     window, fit_stride, scaling ("minmax", "standard" or "robust", fitted on the training
-    series), batch_size, epochs, patience, learning_rate, validation_fraction, random_state,
+    series), normalize_errors, batch_size, epochs, patience, learning_rate, validation_fraction, random_state,
     loss_log, verbose, jit_compile."""
 
     score_batch = 1024
@@ -95,6 +96,7 @@ class KerasWindowDetector(Detector):
                                   callbacks=callbacks, verbose=self.verbose)
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.epochs_run_ = len(next(iter(self.history_.values()), []))
+        self._fit_error_scale(tail if tail is not None else head)
 
     # -- score ----------------------------------------------------------------------------------
     def _score(self, x):
@@ -116,10 +118,34 @@ class KerasWindowDetector(Detector):
             count += np.bincount(idx, minlength=len(z))
         return total / count
 
-    def _window_scores(self, batch: np.ndarray) -> np.ndarray:
-        """Squared reconstruction error per window step, averaged over channels: [B, L]."""
+    def _channel_errors(self, batch: np.ndarray) -> np.ndarray:
+        """Squared reconstruction error of every entry of the windows: [B, L, C]."""
         recon = np.asarray(self._reconstruct(batch))
-        return ((batch - recon) ** 2).mean(axis=2)
+        return (batch - recon) ** 2
+
+    def _window_scores(self, batch: np.ndarray) -> np.ndarray:
+        """Per window step: the channels' squared errors, each divided by that channel's
+        typical error on held-out normal data (``error_scale_``), averaged: [B, L]."""
+        return (self._channel_errors(batch) / self.error_scale_).mean(axis=2)
+
+    def _fit_error_scale(self, z: np.ndarray) -> None:
+        """``error_scale_``: mean squared error per channel on windows of ``z`` (the
+        validation tail), floored at 1 % of the median channel, or ones when
+        ``normalize_errors`` is off. Without it, channels that are hard to reconstruct even
+        when normal (noisy, drifting) dominate every score."""
+        c = z.shape[1]
+        if not self.normalize_errors:
+            self.error_scale_ = np.ones(c)
+            return
+        self.error_scale_ = np.ones(c)
+        starts = window_starts(len(z), self.window, max(1, self.window // 4))
+        view = np.lib.stride_tricks.sliding_window_view(z, self.window, axis=0)
+        total = np.zeros(c)
+        for i in range(0, len(starts), self.score_batch):
+            batch = np.ascontiguousarray(view[starts[i:i + self.score_batch]].transpose(0, 2, 1))
+            total += self._channel_errors(batch).sum(axis=(0, 1))
+        mean = total / (len(starts) * self.window)
+        self.error_scale_ = np.maximum(mean, 0.01 * np.median(mean) + 1e-12)
 
     def _reconstruct(self, batch):
         if not hasattr(self, "_predict_fn"):
@@ -141,7 +167,7 @@ class KerasWindowDetector(Detector):
         self.model_.save_weights(str(path / "model.weights.h5"))
         joblib.dump(self.scaler_, path / "scaler.joblib")
         meta = {"class": type(self).__name__, "params": self.get_params(),
-                "n_channels": self.n_channels_}
+                "n_channels": self.n_channels_, "error_scale": self.error_scale_.tolist()}
         (path / "meta.json").write_text(json.dumps(meta, indent=2))
         return path
 
@@ -158,6 +184,7 @@ class KerasWindowDetector(Detector):
         det = cls(**meta["params"])
         det.n_channels_ = meta["n_channels"]
         det.scaler_ = joblib.load(path / "scaler.joblib")
+        det.error_scale_ = np.asarray(meta["error_scale"])
         det.model_ = det._build()
         det.model_(np.zeros((1, det.window, det.n_channels_), dtype=np.float32))
         with warnings.catch_warnings():  # optimizer state is not needed to score

@@ -51,7 +51,8 @@ class LSTMAutoencoder(KerasWindowDetector):
     """LSTM autoencoder over windows; see :mod:`tsad_helpers.detectors.deep` for the shared
     parameters (windowing, early stopping on a validation tail, loss logging, seeding)."""
 
-    def __init__(self, window: int = 32, fit_stride: int = 2, scaling: str = "minmax", units: int = 64, latent: int = 32,
+    def __init__(self, window: int = 32, fit_stride: int = 2, scaling: str = "minmax",
+                 normalize_errors: bool = True, units: int = 64, latent: int = 32,
                  batch_size: int = 64, epochs: int = 20, patience: int = 3,
                  learning_rate: float = 1e-3, validation_fraction: float = 0.1,
                  random_state: int | None = 0, loss_log: str | None = None, verbose: int = 0,
@@ -59,6 +60,7 @@ class LSTMAutoencoder(KerasWindowDetector):
         self.window = window
         self.fit_stride = fit_stride
         self.scaling = scaling
+        self.normalize_errors = normalize_errors
         self.units = units
         self.latent = latent
         self.batch_size = batch_size

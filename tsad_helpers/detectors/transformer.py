@@ -230,7 +230,8 @@ class TransformerAEGAN(KerasWindowDetector):
     """The flagship detector (see the module docstring). Defaults are the quick profile's
     settings; ``tsad_helpers.profiles`` holds each profile's hyperparameters."""
 
-    def __init__(self, window: int = 32, fit_stride: int = 2, scaling: str = "minmax", d_model: int = 32,
+    def __init__(self, window: int = 32, fit_stride: int = 2, scaling: str = "minmax",
+                 normalize_errors: bool = True, d_model: int = 32,
                  heads: int = 4, encoder_layers: int = 2, decoder_layers: int = 1,
                  ff_dim: int = 64, dropout: float = 0.1, bottleneck: str | None = "global",
                  latent_dim: int = 32,
@@ -246,6 +247,7 @@ class TransformerAEGAN(KerasWindowDetector):
         self.window = window
         self.fit_stride = fit_stride
         self.scaling = scaling
+        self.normalize_errors = normalize_errors
         self.d_model = d_model
         self.heads = heads
         self.encoder_layers = encoder_layers
@@ -295,16 +297,19 @@ class TransformerAEGAN(KerasWindowDetector):
         phase = (np.arange(L)[:, None] + run * np.arange(C)[None, :]) // run % k
         return np.stack([phase == i for i in range(k)]).astype(np.float32)
 
+    def _channel_errors(self, batch):
+        if not (self.masking and self.score_masks):
+            return super()._channel_errors(batch)
+        # masked scoring: every entry is predicted from its context while hidden, so an
+        # anomaly cannot simply be copied through
+        err = np.zeros(batch.shape)
+        for mask in self._scoring_masks():
+            recon = np.asarray(self._reconstruct(batch * (1 - mask)))
+            err += ((batch - recon) ** 2) * mask
+        return err
+
     def _window_scores(self, batch):
-        if self.masking and self.score_masks:
-            # masked scoring: every entry is predicted from its context while hidden, so an
-            # anomaly cannot simply be copied through
-            err = np.zeros(batch.shape[:2])
-            for mask in self._scoring_masks():
-                recon = np.asarray(self._reconstruct(batch * (1 - mask)))
-                err += (((batch - recon) ** 2) * mask).mean(axis=2)
-        else:
-            err = super()._window_scores(batch)
+        err = super()._window_scores(batch)
         if not self.discriminator_weight:
             return err
         tf, _ = keras_modules()
