@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import platform
 import time
+from pathlib import Path
 from importlib import metadata
 
 import numpy as np
@@ -69,9 +70,15 @@ def evaluate_detector(ds, detector: str, profile: str = "quick", seed: int = 0,
     scores = model.score(ds.test)
     score_seconds = time.perf_counter() - start
     result = metrics.evaluate(scores, ds.test_labels, threshold, vus_window=ev["vus_window"])
+    params = model.get_params()
+    if params.get("loss_log"):  # recorded relative to the repository, not this machine
+        from .results import REPO_ROOT
+        log = Path(params["loss_log"])
+        params["loss_log"] = str(log.relative_to(REPO_ROOT)) if log.is_relative_to(REPO_ROOT) \
+            else str(log)
     return {
         "dataset": ds.name, "entity": ds.entity, "detector": detector,
-        "detector_params": model.get_params(), "profile": profile, "seed": seed,
+        "detector_params": params, "profile": profile, "seed": seed,
         "threshold_rule": ev["threshold"], "threshold_from": "scores on the last "
         f"{ev['validation_fraction']:.0%} of the training split (no labels)",
         "metrics": result, "fit_seconds": round(fit_seconds, 3),

@@ -2,10 +2,10 @@
 
 Not part of the test suite and not a dependency: run it in a scratch environment
 
-    python3 -m venv /tmp/refenv
-    /tmp/refenv/bin/pip install numpy==1.26.4 scikit-learn==1.9.1 prts==1.0.0.3
-    /tmp/refenv/bin/pip install --no-deps tsb-ad==1.5
-    /tmp/refenv/bin/python tests/reference/make_reference_metrics.py
+    python3 -m venv .refenv
+    .refenv/bin/pip install numpy==1.26.4 scikit-learn==1.9.1 prts==1.0.0.3
+    .refenv/bin/pip install --no-deps tsb-ad==1.5
+    .refenv/bin/python tests/reference/make_reference_metrics.py
 
 It writes tests/reference/reference_metrics.json: fixed score/label vectors (seeded) and, for
 each, the values of
