@@ -50,7 +50,7 @@ def run(dataset: str, profile: str, seeds, names, out: str) -> pd.DataFrame:
         if not path.exists():
             base, params = parse_variant(variant)
             result = evaluate_detector(datasets.load(dataset, entity), base, profile, seed,
-                                       params=params)
+                                       params=params, name=variant)
             result["variant"] = variant
             save_json(result, path)
         result = json.loads(path.read_text())

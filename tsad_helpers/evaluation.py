@@ -39,10 +39,13 @@ def loss_path(profile: str, ds, detector: str, seed: int):
 
 
 def evaluate_detector(ds, detector: str, profile: str = "quick", seed: int = 0,
-                      params: dict | None = None, threshold_rule: str | None = None) -> dict:
+                      params: dict | None = None, threshold_rule: str | None = None,
+                      name: str | None = None) -> dict:
     """Run the protocol for one Dataset and detector; returns a JSON-ready dict.
 
-    threshold_rule: a key of ``profiles.THRESHOLD_RULES`` (default: the profile's rule)."""
+    threshold_rule: a key of ``profiles.THRESHOLD_RULES`` (default: the profile's rule);
+    name: what the run is called in its loss-log file (default ``detector``; ablations pass
+    their variant name so that their logs do not overwrite the full model's)."""
     settings = profiles.get(profile)
     ev = settings["evaluate"]
     if threshold_rule is not None:
@@ -55,7 +58,7 @@ def evaluate_detector(ds, detector: str, profile: str = "quick", seed: int = 0,
     if "random_state" in model.get_params():
         model.set_params(random_state=seed)
     if "loss_log" in model.get_params() and model.get_params()["loss_log"] is None:
-        model.set_params(loss_log=str(loss_path(profile, ds, detector, seed)))
+        model.set_params(loss_log=str(loss_path(profile, ds, name or detector, seed)))
     split = int(round(len(ds.train) * (1 - ev["validation_fraction"])))
     fit_part, tail = ds.train[:split], ds.train[split:]
     if len(tail) == 0 or len(fit_part) == 0:
