@@ -4,7 +4,11 @@ flagship-detector issues.
 Run:  TSAD_DATA_DIR=../shared/datasets python benchmarks/bench_detectors.py \\
           [--profile paper] [--datasets smd asd smap msl ucr] [--seeds 0 1 2] \\
           [--detectors transformer_ae_gan transformer_ae_gan-no_masking ... iforest pca random] \\
-          [--out detectors]
+          [--out detectors] [--threads N]
+
+``--threads N`` limits TensorFlow to N intra-op threads (set before TensorFlow loads), so two
+benchmark processes can share a 2-core machine; it is recorded in each result, and fit times
+measured that way are not comparable with single-process timings.
 
 A detector name may carry a variant: ``transformer_ae_gan-no_masking``,
 ``-no_contrastive`` and ``-no_adversarial`` switch one part off (the ablations). Each
@@ -16,6 +20,7 @@ entities and seeds) go to simulation_results/<out>/<dataset>_<profile>{_runs.csv
 
 import argparse
 import json
+import os
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -40,7 +45,8 @@ def parse_variant(name: str) -> tuple[str, dict]:
     return base, VARIANTS.get(variant, {})
 
 
-def run(dataset: str, profile: str, seeds, names, out: str) -> pd.DataFrame:
+def run(dataset: str, profile: str, seeds, names, out: str,
+        threads: int | None = None) -> pd.DataFrame:
     folder = REPO_ROOT / "simulation_results" / out / profile / dataset
     entities = datasets.entities(dataset)
     jobs = [(v, e, s) for v in names for e in entities for s in seeds]
@@ -52,6 +58,7 @@ def run(dataset: str, profile: str, seeds, names, out: str) -> pd.DataFrame:
             result = evaluate_detector(datasets.load(dataset, entity), base, profile, seed,
                                        params=params, name=variant)
             result["variant"] = variant
+            result["tf_intra_op_threads"] = threads
             save_json(result, path)
         result = json.loads(path.read_text())
         rows.append({"detector": variant, "entity": entity, "seed": seed,
@@ -85,6 +92,41 @@ def markdown(table: pd.DataFrame, dataset: str, profile: str, n_entities: int) -
     return "\n".join(lines) + "\n"
 
 
+def overview(base, profile: str) -> str:
+    """One Markdown table over every dataset benchmarked so far (their ``_runs.csv``): mean
+    VUS-PR, AUC-PR, label-free point-wise F1 and point-adjusted F1 per detector and dataset, runs in brackets
+    where a detector has not finished every entity yet."""
+    frames = []
+    for path in sorted(base.glob(f"*_{profile}_runs.csv")):
+        frames.append(pd.read_csv(path).assign(dataset=path.name[:-len(f"_{profile}_runs.csv")]))
+    if not frames:
+        return ""
+    runs = pd.concat(frames)
+    complete = runs.groupby("dataset")["entity"].nunique() * runs.groupby("dataset")["seed"].nunique()
+    datasets_ = list(dict.fromkeys(runs["dataset"]))
+    order = [d for d in ALL if d in set(runs["detector"])]
+    order += [d for d in dict.fromkeys(runs["detector"]) if d not in order]
+    lines = [f"Mean over entities (and seeds) per dataset, profile `{profile}`; label-free "
+             "0.99-quantile threshold for F1 and PA-F1 (point adjustment inflates PA-F1: "
+             "compare it with the random row). `(n)` = only n runs finished; the full count "
+             "per dataset is " + ", ".join(f"{d} {complete[d]}" for d in datasets_) + ".", ""]
+    for metric in ("vus_pr", "auc_pr", "f1", "pa_f1"):
+        lines += [f"**{metric}**", "", "| detector | " + " | ".join(datasets_) + " |",
+                  "|---|" + "---|" * len(datasets_)]
+        for det in order:
+            cells = []
+            for d in datasets_:
+                sel = runs[(runs["dataset"] == d) & (runs["detector"] == det)]
+                if sel.empty:
+                    cells.append("-")
+                    continue
+                cell = f"{sel[metric].mean():.3f}"
+                cells.append(cell if len(sel) == complete[d] else f"{cell} ({len(sel)})")
+            lines.append(f"| {det} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--profile", default="paper")
@@ -92,12 +134,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--detectors", nargs="+", default=ALL)
     parser.add_argument("--out", default="detectors")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="TensorFlow intra-op threads (default: TensorFlow's choice)")
     args = parser.parse_args()
+    if args.threads:
+        os.environ["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
+        os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     for name in args.detectors:
         parse_variant(name)
     base = REPO_ROOT / "simulation_results" / args.out
     for dataset in args.datasets:
-        runs = run(dataset, args.profile, args.seeds, args.detectors, args.out)
+        runs = run(dataset, args.profile, args.seeds, args.detectors, args.out, args.threads)
         table = summarise(runs)
         save_table(runs, base / f"{dataset}_{args.profile}_runs.csv")
         save_table(table, base / f"{dataset}_{args.profile}.csv")
@@ -105,6 +152,8 @@ def main() -> None:
         with atomic_path(base / f"{dataset}_{args.profile}.md") as tmp:
             tmp.write_text(text)
         print(text)
+    with atomic_path(base / f"overview_{args.profile}.md") as tmp:
+        tmp.write_text(overview(base, args.profile))
 
 
 if __name__ == "__main__":

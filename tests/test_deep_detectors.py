@@ -71,3 +71,59 @@ def test_deep_input_errors(data):
         detectors.make("transformer_ae_gan", d_model=10, heads=4).fit(data.train)
     with pytest.raises(RuntimeError, match="not fitted"):
         det.save("unused")
+
+
+XLA_CHILD = """
+import json
+import numpy as np
+from tsad_helpers import datasets, detectors, profiles
+ds = datasets.load("synthetic", "syn-1", train_length=400, test_length=820,
+                   events_per_type=1, n_channels=3)
+out = {}
+for name in ("transformer_ae_gan", "lstm_ae"):
+    det = detectors.make(name, **{**profiles.get("smoke")["detectors"][name],
+                                  "jit_compile": True}).fit(ds.train)
+    out[name] = [det.jit_compiled_, bool(np.isfinite(det.score(ds.test)).all())]
+# op determinism is on after a plain fit and cannot be turned off: a later XLA fit falls back
+det = detectors.make("lstm_ae", **profiles.get("smoke")["detectors"]["lstm_ae"]).fit(ds.train)
+det = detectors.make("lstm_ae", **{**profiles.get("smoke")["detectors"]["lstm_ae"],
+                                   "jit_compile": True}).fit(ds.train)
+out["after_deterministic"] = det.jit_compiled_
+print(json.dumps(out))
+"""
+
+
+def test_jit_compile_runs_xla_and_reports_fallback():
+    """In a fresh process (op determinism is process-wide): jit_compile=True trains and
+    scores with XLA, and a fit after a deterministic one reports that XLA was refused."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", XLA_CHILD], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["transformer_ae_gan"] == [True, True]
+    assert out["lstm_ae"] == [True, True]
+    assert out["after_deterministic"] is False
+
+
+def test_scoring_memory_is_bounded_by_the_batch(data, monkeypatch):
+    """Scoring a long series never builds more than ``score_batch`` windows at once, and the
+    batched result equals scoring with one big batch."""
+    det = detectors.make("lstm_ae", **SMOKE["lstm_ae"]).fit(data.train)
+    long = np.tile(data.test, (5, 1))  # 5,000 points -> 4,985 windows
+    full = det.score(long)
+    sizes = []
+    original = type(det)._window_scores
+
+    def spy(self, batch):
+        sizes.append(len(batch))
+        return original(self, batch)
+
+    monkeypatch.setattr(type(det), "_window_scores", spy)
+    monkeypatch.setattr(det, "score_batch", 256)
+    batched = det.score(long)
+    assert max(sizes) == 256 and sum(sizes) == len(long) - det.window + 1
+    np.testing.assert_allclose(batched, full, rtol=1e-5, atol=1e-7)

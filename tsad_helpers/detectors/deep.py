@@ -43,7 +43,8 @@ class KerasWindowDetector(Detector):
     """Base class; see the module docstring. Parameters common to all deep detectors:
     window, fit_stride, scaling ("minmax", "standard" or "robust", fitted on the training
     series), normalize_errors, batch_size, epochs, patience, learning_rate, validation_fraction, random_state,
-    loss_log, verbose, jit_compile."""
+    loss_log, verbose, jit_compile (XLA for training and scoring; see ``_seed`` for its
+    trade-off with bitwise repeatability)."""
 
     score_batch = 1024
 
@@ -60,9 +61,16 @@ class KerasWindowDetector(Detector):
                       num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
     def _seed(self) -> None:
+        """Seed Python, NumPy and TensorFlow; without XLA also turn on op determinism (bitwise
+        repeatable fits). Keras refuses ``jit_compile`` while op determinism is on (it falls
+        back to plain graphs), so ``jit_compile=True`` leaves determinism off: XLA fits are
+        seeded but not bitwise repeatable. Op determinism cannot be turned off again inside a
+        process, so after a deterministic fit a later XLA fit falls back (``jit_compiled_``
+        tells which one ran)."""
         tf, keras = keras_modules()
         keras.utils.set_random_seed(self.random_state)
-        tf.config.experimental.enable_op_determinism()
+        if not self.jit_compile:
+            tf.config.experimental.enable_op_determinism()
 
     # -- fit ------------------------------------------------------------------------------------
     def _fit(self, x):
@@ -84,6 +92,7 @@ class KerasWindowDetector(Detector):
             val_ds = self._windows_dataset(tail, window_starts(len(tail), self.window,
                                                                max(1, self.window // 4)), False)
         self.model_ = self._build()
+        self.jit_compiled_ = bool(getattr(self.model_, "jit_compile", False))
         callbacks = []
         if val_ds is not None:
             callbacks.append(keras.callbacks.EarlyStopping(
@@ -152,7 +161,9 @@ class KerasWindowDetector(Detector):
             tf, _ = keras_modules()
             model = self.model_
             self._predict_fn = tf.function(lambda b: model(b, training=False),
-                                           reduce_retracing=True)
+                                           reduce_retracing=True,
+                                           jit_compile=bool(getattr(self, "jit_compiled_",
+                                                                    False)))
         return self._predict_fn(batch)
 
     # -- persistence ------------------------------------------------------------------------------

@@ -1,0 +1,40 @@
+"""The detector benchmark's table logic (benchmarks/bench_detectors.py)."""
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import bench_detectors as bench  # noqa: E402
+
+
+def _runs(detector, entities, vus, seed=0):
+    return [{"detector": detector, "entity": e, "seed": seed, "fit_seconds": 1.0,
+             "score_seconds": 0.5, **{c: v for c in bench.COLUMNS}}
+            for e, v in zip(entities, vus)]
+
+
+def test_parse_variant():
+    assert bench.parse_variant("transformer_ae_gan-no_masking") == (
+        "transformer_ae_gan", {"masking": False})
+    assert bench.parse_variant("pca") == ("pca", {})
+    with pytest.raises(SystemExit, match="unknown variant"):
+        bench.parse_variant("transformer_ae_gan-no_attention")
+
+
+def test_summary_and_overview_mark_unfinished_detectors(tmp_path):
+    smd = pd.DataFrame(_runs("transformer_ae_gan", ["m1", "m2"], [0.2, 0.4])
+                       + _runs("pca", ["m1"], [0.8]))
+    table = bench.summarise(smd)
+    row = table.set_index("detector").loc["transformer_ae_gan"]
+    assert row["runs"] == 2 and row["vus_pr_mean"] == pytest.approx(0.3)
+    assert row["vus_pr_std"] == pytest.approx(0.1)
+    smd.to_csv(tmp_path / "smd_paper_runs.csv", index=False)
+    pd.DataFrame(_runs("pca", ["a"], [0.5])).to_csv(tmp_path / "asd_paper_runs.csv", index=False)
+    text = bench.overview(tmp_path, "paper")
+    assert "| transformer_ae_gan | - | 0.300 |" in text  # asd first (sorted), not run there
+    assert "| pca | 0.500 | 0.800 (1) |" in text  # 1 of 2 smd entities finished
+    assert text.count("| detector | asd | smd |") == 4  # vus_pr, auc_pr, f1, pa_f1
+    assert bench.overview(tmp_path / "empty", "paper") == ""
