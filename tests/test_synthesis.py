@@ -1,0 +1,145 @@
+"""Generators of synthetic windows (tsad_helpers.synthesis): the shared contract, each
+generator's own promise, loss logs. Tiny settings: seconds each."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsad_helpers import synthesis
+from tsad_helpers.datasets.synthetic import ANOMALY_TYPES
+
+TINY = {
+    "timegan": {"hidden": 8, "layers": 1, "embedding_epochs": 1, "supervised_epochs": 1,
+                "epochs": 1, "batch_size": 32},
+    "wgan_gp": {"hidden": 8, "epochs": 1, "n_critic": 2, "batch_size": 32},
+    "vae": {"hidden": 8, "epochs": 2, "batch_size": 32},
+    "injection": {},
+    "smote": {},
+    "oversample": {},
+}
+
+
+@pytest.fixture(scope="module")
+def windows():
+    rng = np.random.default_rng(0)
+    t = np.arange(12)
+    phase = rng.integers(0, 12, (120, 1, 3))
+    x = np.sin(2 * np.pi * (t[None, :, None] + phase) / 6) * np.array([1.0, 3.0, 0.5])
+    x = x + rng.normal(0, 0.1, x.shape) + np.array([0.0, 10.0, -5.0])
+    y = (np.arange(120) % 5 == 0).astype(int)  # 24 anomalous-labelled windows
+    return x.astype(np.float32), y
+
+
+def test_registry_errors():
+    with pytest.raises(ValueError, match="unknown generator 'gan'"):
+        synthesis.make("gan")
+    with pytest.raises(ValueError, match="bad parameters for generator 'vae'"):
+        synthesis.make("vae", depth=3)
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_contract(name, windows, tmp_path):
+    x, y = windows
+    params = dict(TINY[name])
+    if name in ("timegan", "wgan_gp", "vae"):
+        params["loss_log"] = str(tmp_path / "loss.csv")
+    gen = synthesis.make(name, **params)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        gen.sample(3)
+    assert gen.fit(x, y) is gen
+    one = gen.sample(7, label=1)
+    assert one.shape == (7, 12, 3) and one.dtype == np.float32 and np.isfinite(one).all()
+    assert gen.sample(0, label=1).shape == (0, 12, 3)
+    if name != "injection":
+        mixed = gen.sample(10)
+        assert mixed.shape == (10, 12, 3)
+        assert gen.sample(5, label=0).shape == (5, 12, 3)
+        with pytest.raises(ValueError, match="not among the training labels"):
+            gen.sample(2, label=2)
+        unlabelled = synthesis.make(name, **{**params, "loss_log": None}
+                                    if "loss_log" in params else params).fit(x)
+        assert unlabelled.sample(4).shape == (4, 12, 3)
+        with pytest.raises(ValueError, match="fitted without labels"):
+            unlabelled.sample(2, label=1)
+    if "loss_log" in params:
+        log = pd.read_csv(params["loss_log"])
+        assert len(log) == len(gen.history_) >= 1 and {"phase", "epoch"} <= set(log.columns)
+        losses = log.drop(columns=["phase", "epoch"]).to_numpy(float)
+        assert np.isfinite(losses[~np.isnan(losses)]).all()
+        if name == "timegan":
+            assert log["phase"].tolist() == ["embedding", "supervised", "joint"]
+            assert log.loc[2, ["e_loss", "s_loss", "g_loss", "d_loss"]].notna().all()
+
+
+def test_input_errors(windows):
+    x, y = windows
+    gen = synthesis.make("smote")
+    with pytest.raises(ValueError, match=r"shape \[N, L, C\], got shape \(120, 12\)"):
+        gen.fit(x[:, :, 0])
+    bad = x.copy()
+    bad[4, 2, 1] = np.nan
+    with pytest.raises(ValueError, match="first in window 4, step 2, channel 1"):
+        gen.fit(bad)
+    with pytest.raises(ValueError, match="labels of shape \\(3,\\) for 120 windows"):
+        gen.fit(x, y[:3])
+    with pytest.raises(ValueError, match="non-negative integer"):
+        gen.fit(x, y).sample(-1)
+
+
+def test_seeded_generators_repeat(windows):
+    x, y = windows
+    for name in ("smote", "injection", "vae"):
+        a = synthesis.make(name, **TINY[name]).fit(x, y).sample(6, label=1)
+        b = synthesis.make(name, **TINY[name]).fit(x, y).sample(6, label=1)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_smote_interpolates_within_the_class(windows):
+    x, y = windows
+    x = x.copy()
+    x[y == 1] += 100.0  # class 1 far from class 0
+    new = synthesis.make("smote", k_neighbors=3).fit(x, y).sample(50, label=1).reshape(50, -1)
+    ones = x[y == 1].reshape(int(y.sum()), -1)
+    assert new.min() >= ones.min() - 1e-4 and new.max() <= ones.max() + 1e-4
+    # not copies: SMOTE interpolates
+    d = np.abs(new[:, None, :] - ones[None]).sum(axis=2).min(axis=1)
+    assert (d > 1e-3).mean() > 0.9
+    copies = synthesis.make("oversample").fit(x, y).sample(20, label=1).reshape(20, -1)
+    assert (np.abs(copies[:, None, :] - ones[None]).sum(axis=2).min(axis=1) < 1e-4).all()
+
+
+def test_injection_changes_only_the_reported_steps(windows):
+    x, y = windows
+    gen = synthesis.make("injection", random_state=1).fit(x, y)
+    normal = x[y == 0]
+    out, kinds, altered = gen.inject(normal)
+    changed = np.abs(out - normal) > 1e-5
+    assert (changed.any(axis=2) <= altered).all()  # nothing outside the reported steps
+    assert changed.any(axis=(1, 2)).all()  # every window is changed
+    assert set(kinds) == set(ANOMALY_TYPES)
+    scale = gen._scale(normal[0].astype(np.float64))
+    only = synthesis.make("injection", kinds=("level_shift",)).fit(x, y)
+    o, _, alt = only.inject(normal[:1])
+    shift = np.abs(o[0] - normal[0])[alt[0]].max(axis=0)
+    assert shift.max() >= 2 * scale.min() - 1e-5  # at least 2 local scales on some channel
+    with pytest.raises(ValueError, match="unknown kinds"):
+        synthesis.make("injection", kinds=("spike",)).fit(x)
+    with pytest.raises(ValueError, match="label must be None or 1"):
+        gen.sample(3, label=0)
+
+
+def test_vae_is_conditional(windows):
+    x, _ = windows
+    y = np.r_[np.zeros(60), np.ones(60)].astype(int)
+    x = x.copy()
+    x[60:, :, 1] += 8.0  # class 1: channel 1 much higher
+    gen = synthesis.make("vae", hidden=16, epochs=30, batch_size=32).fit(x, y)
+    lo, hi = gen.sample(200, label=0)[:, :, 1].mean(), gen.sample(200, label=1)[:, :, 1].mean()
+    assert hi - lo > 4.0, (lo, hi)
+
+
+def test_timegan_behind_pca_maps_back(windows):
+    x, y = windows
+    gen = synthesis.make("timegan", **TINY["timegan"], pca_components=2).fit(x, y)
+    assert gen.model_shape_ == (12, 2)
+    assert gen.sample(5, label=1).shape == (5, 12, 3)

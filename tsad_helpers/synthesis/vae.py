@@ -1,0 +1,114 @@
+"""``vae``: a TimeVAE-style variational autoencoder (Desai et al., "TimeVAE: a variational
+auto-encoder for multivariate time series generation", 2021), conditional on the label.
+
+Encoder: two strided 1-D convolutions over the window (with the one-hot condition broadcast
+as extra channels), then the mean and log-variance of a ``latent_dim`` Gaussian. Decoder
+(from the latent code and the condition), TimeVAE's interpretable sum of blocks: a level per
+channel, a polynomial trend of degree ``trend_degree`` per channel, and a residual
+(dense then two 1-D convolutions). Loss: ``reconstruction_weight`` x the squared error summed
+over the window, plus the KL divergence (``rec_loss``, ``kl_loss``, ``loss`` per epoch).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..detectors.deep import keras_modules
+from .neural import NeuralSynthesizer
+
+
+def _model_class():
+    tf, keras = keras_modules()
+    layers = keras.layers
+
+    class VAE(keras.Model):
+        def __init__(self, L, C, K, cfg):
+            super().__init__()
+            h, d = cfg.hidden, cfg.latent_dim
+            x_in, c_in = keras.Input((L, C)), keras.Input((K,))
+            e = layers.Concatenate()([x_in, layers.RepeatVector(L)(c_in)])
+            e = layers.Conv1D(h, 3, strides=2, padding="same", activation="relu")(e)
+            e = layers.Conv1D(2 * h, 3, strides=2, padding="same", activation="relu")(e)
+            e = layers.Flatten()(e)
+            self.encoder = keras.Model([x_in, c_in], [layers.Dense(d)(e), layers.Dense(d)(e)])
+            z_in, c2 = keras.Input((d,)), keras.Input((K,))
+            zc = layers.Concatenate()([z_in, c2])
+            level = layers.Reshape((1, C))(layers.Dense(C)(zc))
+            degree = cfg.trend_degree
+            t = np.arange(L, dtype=np.float32) / L
+            basis = tf.constant(np.stack([t ** p for p in range(1, degree + 1)]), tf.float32)
+            coef = layers.Reshape((degree, C))(layers.Dense(degree * C)(zc))
+            trend = layers.Lambda(lambda c: tf.einsum("bpc,pl->blc", c, basis))(coef)
+            r = layers.Reshape((L, h))(layers.Dense(L * h, activation="relu")(zc))
+            r = layers.Conv1D(h, 3, padding="same", activation="relu")(r)
+            r = layers.Conv1D(C, 3, padding="same")(r)
+            out = layers.Add()([layers.Lambda(lambda a: tf.repeat(a, L, axis=1))(level),
+                                trend, r])
+            self.decoder = keras.Model([z_in, c2], out)
+            self.rec_weight = cfg.reconstruction_weight
+            self.seed_gen = keras.random.SeedGenerator(cfg.random_state)
+            self.trackers = {n: keras.metrics.Mean(name=n) for n in ("loss", "rec_loss",
+                                                                      "kl_loss")}
+
+        @property
+        def metrics(self):
+            return list(self.trackers.values())
+
+        def call(self, inputs, training=False):
+            x, c = inputs
+            mean, _ = self.encoder([x, c], training=training)
+            return self.decoder([mean, c], training=training)
+
+        def train_step(self, data):
+            x, c = data
+            with tf.GradientTape() as tape:
+                mean, log_var = self.encoder([x, c], training=True)
+                eps = keras.random.normal(tf.shape(mean), seed=self.seed_gen)
+                z = mean + tf.exp(0.5 * log_var) * eps
+                recon = self.decoder([z, c], training=True)
+                rec = tf.reduce_mean(tf.reduce_sum(tf.square(x - recon), axis=[1, 2]))
+                kl = tf.reduce_mean(-0.5 * tf.reduce_sum(
+                    1 + log_var - tf.square(mean) - tf.exp(log_var), axis=1))
+                loss = self.rec_weight * rec + kl
+            variables = self.trainable_variables
+            self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            for name, value in (("loss", loss), ("rec_loss", rec), ("kl_loss", kl)):
+                self.trackers[name].update_state(value)
+            return {n: m.result() for n, m in self.trackers.items()}
+
+    return VAE
+
+
+class TimeVAE(NeuralSynthesizer):
+    """See the module docstring. latent_dim, hidden (convolution width), trend_degree,
+    reconstruction_weight, epochs, batch_size, learning_rate, random_state, loss_log,
+    verbose."""
+
+    def __init__(self, latent_dim: int = 8, hidden: int = 32, trend_degree: int = 2,
+                 reconstruction_weight: float = 3.0, epochs: int = 100, batch_size: int = 64,
+                 learning_rate: float = 1e-3, random_state: int | None = 0,
+                 loss_log: str | None = None, verbose: int = 0):
+        self.latent_dim = latent_dim
+        self.hidden = hidden
+        self.trend_degree = trend_degree
+        self.reconstruction_weight = reconstruction_weight
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.random_state = random_state
+        self.loss_log = loss_log
+        self.verbose = verbose
+
+    def _build(self):
+        _, keras = keras_modules()
+        L, C = self.window_shape_
+        model = _model_class()(L, C, len(self.classes_), self)
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
+        return model
+
+    def _train(self):
+        self._fit_phase("train", self.epochs)
+
+    def _generate(self, cond):
+        z = self._rng().normal(size=(len(cond), self.latent_dim)).astype(np.float32)
+        return self.model_.decoder([z, cond], training=False)
