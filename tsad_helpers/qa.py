@@ -55,11 +55,17 @@ def _gru_net(keras, L, C, hidden, out, sequences):
     return keras.Model(inp, keras.layers.Dense(out, activation=act)(h))
 
 
-def discriminative_score(real, synth, repeats: int = 3, epochs: int = 20,
+def _epochs(steps: int, n: int, batch_size: int) -> int:
+    """Epochs that give at least ``steps`` batches (TimeGAN counts iterations)."""
+    return max(1, -(-steps // max(1, -(-n // batch_size))))
+
+
+def discriminative_score(real, synth, repeats: int = 3, steps: int = 2000,
                          batch_size: int = 128, hidden: int | None = None,
                          seed: int = 0) -> dict:
-    """|accuracy - 0.5| of a post-hoc GRU classifier (hidden: C // 2, at least 4) on a held-out
-    20 %; returns {"mean", "std", "scores"} over ``repeats``."""
+    """|accuracy - 0.5| of a post-hoc GRU classifier (hidden: C // 2, at least 4; ``steps``
+    training batches, 2000 in TimeGAN's code) on a held-out 20 %; returns {"mean", "std",
+    "scores"} over ``repeats``."""
     real, synth = _check_pair(real, synth, "discriminative_score")
     n = min(len(real), len(synth))
     L, C = real.shape[1:]
@@ -75,17 +81,18 @@ def discriminative_score(real, synth, repeats: int = 3, epochs: int = 20,
         train, test = order[:cut], order[cut:]
         net = _gru_net(keras, L, C, hidden or max(C // 2, 4), 1, sequences=False)
         net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
-        net.fit(x[train], y[train], epochs=epochs, batch_size=batch_size, verbose=0,
-                shuffle=True)
+        net.fit(x[train], y[train], epochs=_epochs(steps, len(train), batch_size),
+                batch_size=batch_size, verbose=0, shuffle=True)
         pred = net.predict(x[test], batch_size=1024, verbose=0)[:, 0] > 0.5
         scores.append(abs(float((pred == y[test].astype(bool)).mean()) - 0.5))
     return {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "scores": scores}
 
 
-def predictive_score(train_windows, test_windows, epochs: int = 20, batch_size: int = 128,
+def predictive_score(train_windows, test_windows, steps: int = 5000, batch_size: int = 128,
                      hidden: int | None = None, seed: int = 0) -> float:
     """Mean absolute error on ``test_windows`` (real) of a GRU next-step predictor trained on
-    ``train_windows`` (synthetic, or real for the reference score)."""
+    ``train_windows`` (synthetic, or real for the reference score) for ``steps`` batches
+    (5000 in TimeGAN's code)."""
     train, test = _check_pair(train_windows, test_windows, "predictive_score")
     tf, keras = _seeded(seed)
     L, C = train.shape[1:]
@@ -99,7 +106,8 @@ def predictive_score(train_windows, test_windows, epochs: int = 20, batch_size: 
     x_te, y_te = split(test)
     net = _gru_net(keras, L - 1, x_tr.shape[2], hidden or max(C // 2, 4), 1, sequences=True)
     net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mae")
-    net.fit(x_tr, y_tr, epochs=epochs, batch_size=batch_size, verbose=0, shuffle=True)
+    net.fit(x_tr, y_tr, epochs=_epochs(steps, len(x_tr), batch_size), batch_size=batch_size,
+            verbose=0, shuffle=True)
     pred = net.predict(x_te, batch_size=1024, verbose=0)
     return float(np.mean(np.abs(pred - y_te)))
 
@@ -190,13 +198,14 @@ def embedding_plot(real, synth, path=None, max_windows: int = 1000, seed: int = 
     return fig
 
 
-def fidelity_table(real, synth, repeats: int = 3, epochs: int = 20, seed: int = 0) -> dict:
+def fidelity_table(real, synth, repeats: int = 3, disc_steps: int = 2000,
+                   pred_steps: int = 5000, seed: int = 0) -> dict:
     """Every score above for one generator: discriminative (mean, std), predictive (TSTR
     MAE), MMD, mean and max KS over channels, autocorrelation distance."""
-    disc = discriminative_score(real, synth, repeats=repeats, epochs=epochs, seed=seed)
+    disc = discriminative_score(real, synth, repeats=repeats, steps=disc_steps, seed=seed)
     ks = ks_per_channel(real, synth)
     return {"discriminative": disc["mean"], "discriminative_std": disc["std"],
-            "predictive": predictive_score(synth, real, epochs=epochs, seed=seed),
+            "predictive": predictive_score(synth, real, steps=pred_steps, seed=seed),
             "mmd": mmd_rbf(real, synth, seed=seed), "ks_mean": float(ks["ks"].mean()),
             "ks_max": float(ks["ks"].max()),
             "acf_distance": autocorrelation_distance(real, synth)}
