@@ -143,3 +143,33 @@ def test_timegan_behind_pca_maps_back(windows):
     gen = synthesis.make("timegan", **TINY["timegan"], pca_components=2).fit(x, y)
     assert gen.model_shape_ == (12, 2)
     assert gen.sample(5, label=1).shape == (5, 12, 3)
+
+
+def test_protocol_sines_match_the_reference_generator():
+    from tsad_helpers.synthesis.protocol import sines
+
+    x = sines(n=50, seq_len=24, dim=5, seed=1)
+    assert x.shape == (50, 24, 5) and x.dtype == np.float32
+    # sin(f t + p) with f, p in [0, 0.1): values in [0.5, 1] after (x + 1) / 2, first step
+    # sin(p), and every series is a sine of its own frequency
+    assert x.min() >= 0.5 and x.max() <= 1.0
+    s = 2 * x.astype(np.float64) - 1
+    p = np.arcsin(s[:, 0])
+    f = np.arcsin(s[:, 1]) - p
+    assert ((p >= 0) & (p < 0.1)).all() and ((f > 0) & (f < 0.1 + 1e-6)).all()
+
+
+def test_protocol_stock_windows(real_root, tmp_path):
+    from tests.conftest import need
+    from tsad_helpers.datasets._io import DataFormatError
+    from tsad_helpers.synthesis.protocol import stock_windows
+
+    need(real_root, "TimeGAN")
+    w = stock_windows(real_root, seed=0)
+    assert w.shape == (3661, 24, 6)  # 3,685 rows; the reference loop stops one window early
+    assert w.min() == 0.0 and w.max() <= 1.0 and w.max() > 0.99
+    assert not np.array_equal(w, stock_windows(real_root, seed=1))  # shuffled by seed
+    (tmp_path / "TimeGAN").mkdir()
+    (tmp_path / "TimeGAN" / "stock_data.csv").write_text("Open,High,Low\n1,2,3\n")
+    with pytest.raises(DataFormatError, match="stock_data.csv: expected 6 columns"):
+        stock_windows(tmp_path)

@@ -60,6 +60,13 @@ def _epochs(steps: int, n: int, batch_size: int) -> int:
     return max(1, -(-steps // max(1, -(-n // batch_size))))
 
 
+def _predict(net, x: np.ndarray) -> np.ndarray:
+    """Outputs of ``net`` in batches of 1024 (direct calls: no predict-function retracing
+    warnings when many small networks are trained in a loop)."""
+    return np.concatenate([np.asarray(net(x[i:i + 1024], training=False))
+                           for i in range(0, len(x), 1024)])
+
+
 def discriminative_score(real, synth, repeats: int = 3, steps: int = 2000,
                          batch_size: int = 128, hidden: int | None = None,
                          seed: int = 0) -> dict:
@@ -83,7 +90,7 @@ def discriminative_score(real, synth, repeats: int = 3, steps: int = 2000,
         net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
         net.fit(x[train], y[train], epochs=_epochs(steps, len(train), batch_size),
                 batch_size=batch_size, verbose=0, shuffle=True)
-        pred = net.predict(x[test], batch_size=1024, verbose=0)[:, 0] > 0.5
+        pred = _predict(net, x[test])[:, 0] > 0.5
         scores.append(abs(float((pred == y[test].astype(bool)).mean()) - 0.5))
     return {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "scores": scores}
 
@@ -108,7 +115,7 @@ def predictive_score(train_windows, test_windows, steps: int = 5000, batch_size:
     net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mae")
     net.fit(x_tr, y_tr, epochs=_epochs(steps, len(x_tr), batch_size), batch_size=batch_size,
             verbose=0, shuffle=True)
-    pred = net.predict(x_te, batch_size=1024, verbose=0)
+    pred = _predict(net, x_te)
     return float(np.mean(np.abs(pred - y_te)))
 
 

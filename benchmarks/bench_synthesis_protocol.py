@@ -1,0 +1,157 @@
+"""TimeGAN's evaluation protocol on Sines and Stocks for our generators, beside the published
+numbers. Resumable: one JSON per (dataset, generator, seed).
+
+Run:  TSAD_DATA_DIR=../shared/datasets python benchmarks/bench_synthesis_protocol.py \\
+          [--datasets sines stocks] [--generators timegan wgan_gp vae real] [--seeds 0] \\
+          [--budget paper|smoke] [--out synthesis_protocol]
+
+Protocol (Yoon et al. 2019, reference code): sequences of 24 steps min-max scaled to [0, 1]
+(tsad_helpers.synthesis.protocol); as many synthetic sequences as real ones; discriminative
+score = |accuracy - 0.5| of a post-hoc GRU classifier (2000 batches of 128) on a held-out
+20 %, predictive score = MAE on the real sequences of a GRU next-step predictor trained on
+the synthetic ones (5000 batches of 128); both averaged over ``repeats`` (the reference code
+uses 10 metric iterations). ``real`` is the reference row: the predictor trained on real
+data, and a real-vs-real discriminative score (two disjoint halves). Also MMD, KS and ACF
+distance. Results: simulation_results/<out>/<dataset>/<generator>_seed<k>.json, the table
+simulation_results/<out>/protocol_<budget>.{csv,md}; loss logs loss/<out>/<dataset>/.
+"""
+
+import argparse
+import json
+import time
+
+import numpy as np
+import pandas as pd
+
+from tsad_helpers import qa, synthesis
+from tsad_helpers.results import REPO_ROOT, atomic_path, save_json, save_table
+from tsad_helpers.synthesis.protocol import sines, stock_windows
+
+# Published: TimeGAN (Yoon et al., NeurIPS 2019, Table 2) and Diffusion-TS (Yuan & Qiao,
+# ICLR 2024, Table 1, same protocol).
+PUBLISHED = {
+    ("sines", "discriminative"): {"TimeGAN": 0.011, "Diffusion-TS": 0.006},
+    ("stocks", "discriminative"): {"TimeGAN": 0.102, "Diffusion-TS": 0.067},
+    ("sines", "predictive"): {"TimeGAN": 0.093, "Diffusion-TS": 0.093, "real data": 0.094},
+    ("stocks", "predictive"): {"TimeGAN": 0.038, "Diffusion-TS": 0.036, "real data": 0.036},
+}
+# Generator settings per budget. TimeGAN's paper: hidden 24 (4 x features), 3 GRU layers,
+# batch 128, 50,000 iterations per phase; a CPU budget allows far fewer (see the table).
+SETTINGS = {
+    "paper": {
+        "timegan": {"hidden": 24, "layers": 3, "batch_size": 128, "embedding_epochs": 100,
+                    "supervised_epochs": 100, "epochs": 150},
+        "wgan_gp": {"epochs": 300, "batch_size": 64},
+        "vae": {"epochs": 300, "batch_size": 64, "latent_dim": 8, "hidden": 64},
+    },
+    "smoke": {
+        "timegan": {"hidden": 8, "layers": 1, "batch_size": 128, "embedding_epochs": 1,
+                    "supervised_epochs": 1, "epochs": 1},
+        "wgan_gp": {"epochs": 1, "hidden": 8},
+        "vae": {"epochs": 1, "hidden": 8},
+    },
+}
+METRIC_BUDGET = {"paper": {"repeats": 3, "disc_steps": 2000, "pred_steps": 5000},
+                 "smoke": {"repeats": 1, "disc_steps": 20, "pred_steps": 20}}
+
+
+def load(dataset: str, seed: int) -> np.ndarray:
+    if dataset == "sines":
+        return sines(seed=seed)
+    if dataset == "stocks":
+        return stock_windows(seed=seed)
+    raise SystemExit(f"unknown dataset {dataset!r}; known: sines, stocks")
+
+
+def one_run(dataset, generator, seed, budget, out) -> dict:
+    real = load(dataset, seed)
+    m = METRIC_BUDGET[budget]
+    started = time.perf_counter()
+    if generator == "real":
+        half = len(real) // 2
+        synth, fit_s = real[half:], 0.0
+        real_part = real[:half]
+        disc = qa.discriminative_score(real_part, synth, repeats=m["repeats"],
+                                       steps=m["disc_steps"], seed=seed)
+        pred = [qa.predictive_score(real, real, steps=m["pred_steps"], seed=seed + r)
+                for r in range(m["repeats"])]
+        synth_for_dist, real_for_dist = synth, real_part
+    else:
+        params = {**SETTINGS[budget][generator], "random_state": seed,
+                  "loss_log": str(REPO_ROOT / "loss" / out / dataset
+                                  / f"{generator}_{budget}_seed{seed}.csv")}
+        gen = synthesis.make(generator, **params).fit(real)
+        fit_s = time.perf_counter() - started
+        synth = gen.sample(len(real))
+        disc = qa.discriminative_score(real, synth, repeats=m["repeats"],
+                                       steps=m["disc_steps"], seed=seed)
+        pred = [qa.predictive_score(synth, real, steps=m["pred_steps"], seed=seed + r)
+                for r in range(m["repeats"])]
+        synth_for_dist, real_for_dist = synth, real
+    ks = qa.ks_per_channel(real_for_dist, synth_for_dist)
+    return {"dataset": dataset, "generator": generator, "seed": seed, "budget": budget,
+            "params": SETTINGS[budget].get(generator, {}), "metric_budget": m,
+            "discriminative": disc["mean"], "discriminative_std": disc["std"],
+            "predictive": float(np.mean(pred)), "predictive_std": float(np.std(pred)),
+            "mmd": qa.mmd_rbf(real_for_dist, synth_for_dist, seed=seed),
+            "ks_mean": float(ks["ks"].mean()),
+            "acf_distance": qa.autocorrelation_distance(real_for_dist, synth_for_dist),
+            "fit_seconds": round(fit_s, 1),
+            "total_seconds": round(time.perf_counter() - started, 1), "windows": len(real)}
+
+
+def table(rows: pd.DataFrame) -> str:
+    lines = ["Discriminative score (|accuracy - 0.5|, lower is better) and predictive score "
+             "(MAE of a next-step GRU trained on synthetic, tested on real; `real`: trained on "
+             "real) in TimeGAN's protocol; mean over seeds (± std over seeds, or over metric "
+             "repeats for one seed). Published rows are quoted from the papers, not rerun.", ""]
+    head = ["dataset", "generator", "seeds", "discriminative", "predictive", "mmd", "ks_mean",
+            "acf_distance", "fit s"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (dataset, gen), g in rows.groupby(["dataset", "generator"], sort=False):
+        def pm(col):
+            std = g[col].std(ddof=0) if len(g) > 1 else g[f"{col}_std"].iloc[0]
+            return f"{g[col].mean():.3f} ± {std:.3f}"
+        lines.append(f"| {dataset} | {gen} | {len(g)} | {pm('discriminative')} | "
+                     f"{pm('predictive')} | {g['mmd'].mean():.4f} | {g['ks_mean'].mean():.3f} | "
+                     f"{g['acf_distance'].mean():.3f} | {g['fit_seconds'].mean():.0f} |")
+        for name in ("TimeGAN", "Diffusion-TS", "real data"):
+            d = PUBLISHED.get((dataset, "discriminative"), {}).get(name)
+            p = PUBLISHED.get((dataset, "predictive"), {}).get(name)
+            if gen == rows[rows["dataset"] == dataset]["generator"].iloc[-1] and (d or p):
+                lines.append(f"| {dataset} | {name} (published) | - | "
+                             f"{'' if d is None else f'{d:.3f}'} | "
+                             f"{'' if p is None else f'{p:.3f}'} | | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--datasets", nargs="+", default=["sines", "stocks"])
+    parser.add_argument("--generators", nargs="+", default=["real", "timegan", "wgan_gp", "vae"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--budget", choices=sorted(SETTINGS), default="paper")
+    parser.add_argument("--out", default="synthesis_protocol")
+    args = parser.parse_args()
+    base = REPO_ROOT / "simulation_results" / args.out
+    rows = []
+    for dataset in args.datasets:
+        for generator in args.generators:
+            for seed in args.seeds:
+                path = base / args.budget / dataset / f"{generator}_seed{seed}.json"
+                if not path.exists():
+                    print(f"{dataset} {generator} seed {seed} ...", flush=True)
+                    save_json(one_run(dataset, generator, seed, args.budget, args.out), path)
+                result = json.loads(path.read_text())
+                rows.append({k: v for k, v in result.items()
+                             if k not in ("params", "metric_budget")})
+    frame = pd.DataFrame(rows)
+    save_table(frame, base / f"protocol_{args.budget}.csv")
+    text = table(frame)
+    with atomic_path(base / f"protocol_{args.budget}.md") as tmp:
+        tmp.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
