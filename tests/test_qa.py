@@ -47,3 +47,10 @@ def test_embedding_plot_and_errors(tmp_path):
         qa.ks_per_channel(real, np.full_like(synth, np.nan))
     with pytest.raises(ValueError, match=r"real windows must have shape \[N, L, C\]"):
         qa.autocorrelation_distance(real[0], synth)
+
+
+def test_nearest_neighbour_ratio_exposes_copies():
+    train, holdout = sines(200, 0, noise=0.05), sines(200, 1, noise=0.05)
+    copies = train[:100] + 1e-4
+    assert qa.nearest_neighbour_ratio(train, copies, holdout) < 0.05
+    assert 0.7 < qa.nearest_neighbour_ratio(train, sines(200, 2, noise=0.05), holdout) < 1.4

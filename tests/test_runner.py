@@ -97,3 +97,16 @@ def test_cli_run_reports_failure(books, tmp_path, monkeypatch, capsys):
 def test_unknown_profile(books, tmp_path):
     with pytest.raises(ValueError, match="unknown profile 'huge'"):
         runner.run("huge", out=str(tmp_path), notebooks_dir=books)
+
+
+def test_tidy_drops_only_native_tensorflow_log_noise():
+    from tsad_helpers.runner import _native_log_noise
+
+    noise = ("WARNING: All log messages before absl::InitializeLog() is called are written to "
+             "STDERR\nI0000 00:00:1795536625.859863    4285 cudart_stub.cc:31] Could not find "
+             "cuda drivers on your machine, GPU will not be used.\n")
+    assert _native_log_noise({"output_type": "stream", "name": "stderr", "text": noise})
+    kept = [{"output_type": "stream", "name": "stderr", "text": "UserWarning: check this\n"},
+            {"output_type": "stream", "name": "stderr", "text": noise + "Traceback: real\n"},
+            {"output_type": "stream", "name": "stdout", "text": noise}]
+    assert not any(_native_log_noise(o) for o in kept)

@@ -83,9 +83,49 @@ _DETECTORS = {
     }
     for name in ("smoke", "quick", "paper")
 }
+# Notebook 02 (synthesis): which labelled series, how they are windowed, each generator's
+# settings and the QA budget. The training part is the first `train_share` of the labelled
+# (test) series; `ratio` synthetic windows per real window of each class; QA steps are
+# training batches of the post-hoc GRUs (TimeGAN's code: 2000 discriminative, 5000 predictive).
+_GENERATORS = {
+    "smoke": {
+        "timegan": {"hidden": 8, "layers": 1, "embedding_epochs": 2, "supervised_epochs": 2,
+                    "epochs": 2, "batch_size": 64},
+        "wgan_gp": {"hidden": 16, "epochs": 3, "batch_size": 64},
+        "vae": {"hidden": 16, "epochs": 10, "batch_size": 64},
+        "injection": {}, "smote": {}, "oversample": {},
+    },
+    "quick": {
+        "timegan": {"hidden": 24, "layers": 2, "embedding_epochs": 20, "supervised_epochs": 20,
+                    "epochs": 30, "batch_size": 64},
+        "wgan_gp": {"epochs": 100, "batch_size": 64},
+        "vae": {"epochs": 100, "batch_size": 64},
+        "injection": {}, "smote": {}, "oversample": {},
+    },
+    "paper": {
+        "timegan": {"hidden": 24, "layers": 3, "embedding_epochs": 100, "supervised_epochs": 100,
+                    "epochs": 150, "batch_size": 128, "pca_components": 0.95},
+        "wgan_gp": {"epochs": 300, "batch_size": 64},
+        "vae": {"epochs": 300, "batch_size": 64, "hidden": 64},
+        "injection": {}, "smote": {}, "oversample": {},
+    },
+}
+_SYNTHESIS = {
+    "smoke": {"series": [["synthetic", "syn-1"]], "window": 24, "stride": 2,
+              "train_share": 0.6, "ratio": 1.0, "qa_classes": [1],
+              "qa": {"repeats": 1, "disc_steps": 40, "pred_steps": 40}},
+    "quick": {"series": [["synthetic", "syn-1"]], "window": 24, "stride": 1,
+              "train_share": 0.6, "ratio": 1.0, "qa_classes": [0, 1],
+              "qa": {"repeats": 2, "disc_steps": 500, "pred_steps": 1000}},
+    "paper": {"series": [["synthetic", "syn-1"], ["smd", "machine-1-3"]], "window": 24,
+              "stride": 1, "train_share": 0.6, "ratio": 1.0, "qa_classes": [0, 1],
+              "qa": {"repeats": 3, "disc_steps": 2000, "pred_steps": 5000}},
+}
 for _name, _settings in PROFILES.items():
     _settings["evaluate"] = copy.deepcopy(_EVALUATE)
     _settings["detectors"] = copy.deepcopy(_DETECTORS[_name])
+    _settings["synthesis"] = {**copy.deepcopy(_SYNTHESIS[_name]),
+                              "generators": copy.deepcopy(_GENERATORS[_name])}
 
 NAMES = tuple(PROFILES)
 

@@ -13,6 +13,8 @@ and of the study this repository reproduces).
   over windows and steps);
 - :func:`autocorrelation_distance`: mean absolute difference between the channels' mean
   autocorrelation functions (lags 1..L-1);
+- :func:`nearest_neighbour_ratio`: how far synthetic windows lie from their nearest
+  training window compared with held-out real windows (near 0: memorised copies);
 - :func:`embedding_plot`: PCA and t-SNE of real and synthetic windows (channel-averaged, as in
   TimeGAN's figures).
 
@@ -173,6 +175,25 @@ def autocorrelation_distance(real, synth) -> float:
         raise ValueError("autocorrelation_distance: windows need at least 2 steps")
     return float(np.abs(_mean_acf(real.astype(np.float64))
                         - _mean_acf(synth.astype(np.float64))).mean())
+
+
+def nearest_neighbour_ratio(train, synth, holdout, max_windows: int = 2000,
+                            seed: int = 0) -> float:
+    """Memorisation check: median Euclidean distance from each synthetic window to its
+    nearest training window, divided by the same for held-out real windows. About 1: as
+    novel as new real data; near 0: copies (or near-copies) of training windows, which
+    fidelity scores flatter."""
+    train, synth = _check_pair(train, synth, "nearest_neighbour_ratio")
+    _, holdout = _check_pair(train, holdout, "nearest_neighbour_ratio")
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(seed)
+    flat = [w[rng.permutation(len(w))[:max_windows]].reshape(-1, train[0].size)
+            for w in (train, synth, holdout)]
+    nn = NearestNeighbors(n_neighbors=1).fit(flat[0])
+    d_synth = np.median(nn.kneighbors(flat[1])[0])
+    d_holdout = np.median(nn.kneighbors(flat[2])[0])
+    return float(d_synth / d_holdout) if d_holdout > 0 else float("nan")
 
 
 def embedding_plot(real, synth, path=None, max_windows: int = 1000, seed: int = 0,

@@ -148,7 +148,23 @@ def _tidy(path: Path, name: str) -> None:
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not _native_log_noise(o)]
     nbformat.write(nb, path)
+
+
+_NATIVE_LOG = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)"
+                         r"|[IWE]\d{4} [\d:.]+\s+\d+ \S+:\d+\])")
+
+
+def _native_log_noise(output) -> bool:
+    """A stderr stream made only of TensorFlow's native (absl) log lines, which its log-level
+    setting does not silence before the library initialises logging (CUDA probes, graph
+    attribute notices). Python warnings and errors are kept."""
+    if output.get("output_type") != "stream" or output.get("name") != "stderr":
+        return False
+    lines = [line for line in output.get("text", "").splitlines() if line.strip()]
+    return bool(lines) and all(_NATIVE_LOG.match(line) for line in lines)
 
 
 def _kernel_environment(data_dir: str | None) -> None:

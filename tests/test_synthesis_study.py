@@ -1,0 +1,60 @@
+"""The logic of notebook 02 (tsad_helpers.synthesis.study)."""
+
+import numpy as np
+import pytest
+
+from tsad_helpers import datasets, profiles
+from tsad_helpers.synthesis import study
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return datasets.load("synthetic", "syn-2", train_length=400, test_length=1000,
+                         events_per_type=1, n_channels=4)
+
+
+def test_labelled_windows_split_and_labels(ds):
+    x, y, hx, hy = study.labelled_windows(ds, window=20, stride=5, train_share=0.6)
+    assert x.shape[1:] == (20, 4) and hx.shape[1:] == (20, 4)
+    assert len(x) == (600 - 20) // 5 + 1 and len(hx) == (400 - 20) // 5 + 1
+    # a window is anomalous iff it holds a labelled point; none crosses the cut at 600
+    np.testing.assert_array_equal(x[3], ds.test[15:35])
+    assert y[3] == ds.test_labels[15:35].max()
+    np.testing.assert_array_equal(hx[0], ds.test[600:620])
+    assert y.sum() > 0 and hy.sum() > 0
+    with pytest.raises(ValueError, match="train_share"):
+        study.labelled_windows(ds, 20, 5, 1.0)
+    with pytest.raises(ValueError, match="shorter than window=500"):
+        study.labelled_windows(ds, 500, 5, 0.6)
+
+
+def test_fit_sample_fidelity_save(ds, tmp_path):
+    x, y, hx, hy = study.labelled_windows(ds, window=16, stride=4, train_share=0.6)
+    gens = {"injection": {}, "smote": {}, "oversample": {}}
+    fitted, times = study.fit_generators(x, y, gens, seed=0, loss_dir=tmp_path / "loss")
+    assert list(times["generator"]) == list(gens)
+    synth = study.sample_like(fitted, y, ratio=2.0)
+    n1, n0 = int(y.sum()), int((y == 0).sum())
+    assert (synth["injection"][1] == 1).all() and len(synth["injection"][1]) == 2 * n1
+    assert (np.bincount(synth["smote"][1]) == [2 * n0, 2 * n1]).all()
+    table = study.fidelity(x, y, hx, hy, synth, {"repeats": 1, "disc_steps": 5,
+                                                 "pred_steps": 5}, classes=[1])
+    assert list(table["generator"]) == ["real (holdout)", "injection", "smote", "oversample"]
+    row = table.set_index("generator")
+    assert row.loc["oversample", "nn_ratio"] < 0.01 < row.loc["injection", "nn_ratio"]
+    path = study.save_synthetic(synth, tmp_path / "w.npz", train_share=0.6)
+    back = study.load_synthetic(path)
+    assert set(back) == set(gens)
+    np.testing.assert_array_equal(back["smote"][0], synth["smote"][0])
+    assert study.plot_examples(x, y, synth, tmp_path / "ex.png").stat().st_size > 1000
+    assert len(study.plot_embeddings(x, y, synth, tmp_path)) == 3
+    with pytest.raises(ValueError, match="no generator with a loss history"):
+        study.plot_losses(fitted, tmp_path / "l.png")
+
+
+def test_load_series_reports_missing(tmp_path):
+    settings = profiles.get("smoke")
+    settings["synthesis"]["series"] = [["synthetic", "syn-1"], ["smd", "machine-1-3"]]
+    loaded, missing = study.load_series(settings, tmp_path)
+    assert [d.entity for d in loaded] == ["syn-1"] and missing == ["smd/machine-1-3"]
+    assert loaded[0].test.shape == (settings["synthetic"]["test_length"], 10)
