@@ -10,8 +10,7 @@ only when made.
 
 from __future__ import annotations
 
-import importlib
-
+from ..registry import build, lookup
 from .base import Detector
 
 REGISTRY: dict[str, str] = {  # name -> "module:Class", imported on first use
@@ -24,19 +23,12 @@ REGISTRY: dict[str, str] = {  # name -> "module:Class", imported on first use
 
 
 def detector_class(name: str) -> type[Detector]:
-    if name not in REGISTRY:
-        raise ValueError(f"unknown detector {name!r}; known: {', '.join(sorted(REGISTRY))}")
-    module, cls = REGISTRY[name].split(":")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+    return lookup(REGISTRY, __name__, "detector", name)
 
 
 def make(name: str, **params) -> Detector:
     """A new, unfitted detector ``name`` with ``params``."""
-    cls = detector_class(name)
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        raise ValueError(f"bad parameters for detector {name!r}: {exc}") from None
+    return build(detector_class(name), "detector", name, params)
 
 
 __all__ = ["Detector", "REGISTRY", "detector_class", "make"]

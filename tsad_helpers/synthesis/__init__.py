@@ -12,8 +12,7 @@ only when made.
 
 from __future__ import annotations
 
-import importlib
-
+from ..registry import build, lookup
 from .base import Synthesizer
 
 REGISTRY: dict[str, str] = {  # name -> "module:Class", imported on first use
@@ -27,19 +26,12 @@ REGISTRY: dict[str, str] = {  # name -> "module:Class", imported on first use
 
 
 def synthesizer_class(name: str) -> type[Synthesizer]:
-    if name not in REGISTRY:
-        raise ValueError(f"unknown generator {name!r}; known: {', '.join(sorted(REGISTRY))}")
-    module, cls = REGISTRY[name].split(":")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+    return lookup(REGISTRY, __name__, "generator", name)
 
 
 def make(name: str, **params) -> Synthesizer:
     """A new, unfitted generator ``name`` with ``params``."""
-    cls = synthesizer_class(name)
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        raise ValueError(f"bad parameters for generator {name!r}: {exc}") from None
+    return build(synthesizer_class(name), "generator", name, params)
 
 
 __all__ = ["Synthesizer", "REGISTRY", "synthesizer_class", "make"]
