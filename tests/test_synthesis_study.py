@@ -58,3 +58,20 @@ def test_load_series_reports_missing(tmp_path):
     loaded, missing = study.load_series(settings, tmp_path)
     assert [d.entity for d in loaded] == ["syn-1"] and missing == ["smd/machine-1-3"]
     assert loaded[0].test.shape == (settings["synthetic"]["test_length"], 10)
+
+
+def test_separate_generators_per_class(ds, tmp_path):
+    x, y, _, _ = study.labelled_windows(ds, window=16, stride=4, train_share=0.6)
+    gens = {"vae": {"hidden": 8, "epochs": 2, "batch_size": 32}}
+    fitted, _ = study.fit_generators(x, y, gens, seed=0, loss_dir=tmp_path, separate=True)
+    per_class = fitted["vae"]
+    assert set(per_class.generators) == {0, 1}
+    assert not per_class.generators[1].conditional_  # each fitted on one class only
+    assert len(per_class.generators[1].window_shape_) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vae_seed0_class0.csv",
+                                                          "vae_seed0_class1.csv"]
+    synth = study.sample_like(fitted, y)
+    assert (np.bincount(synth["vae"][1]) == np.bincount(y)).all()
+    phases = {row["phase"] for row in per_class.history_}
+    assert phases == {"class 0: train", "class 1: train"}
+    assert study.plot_losses(fitted, tmp_path / "l.png").exists()

@@ -85,7 +85,8 @@ _DETECTORS = {
 }
 # Notebook 02 (synthesis): which labelled series, how they are windowed, each generator's
 # settings and the QA budget. The training part is the first `train_share` of the labelled
-# (test) series; `ratio` synthetic windows per real window of each class; QA steps are
+# (test) series; `separate`: one neural generator per class instead of one conditional on the
+# label; `ratio` synthetic windows per real window of each class; QA steps are
 # training batches of the post-hoc GRUs (TimeGAN's code: 2000 discriminative, 5000 predictive).
 _GENERATORS = {
     "smoke": {
@@ -112,13 +113,13 @@ _GENERATORS = {
 }
 _SYNTHESIS = {
     "smoke": {"series": [["synthetic", "syn-1"]], "window": 24, "stride": 2,
-              "train_share": 0.6, "ratio": 1.0, "qa_classes": [1],
+              "train_share": 0.6, "separate": False, "ratio": 1.0, "qa_classes": [1],
               "qa": {"repeats": 1, "disc_steps": 40, "pred_steps": 40}},
     "quick": {"series": [["synthetic", "syn-1"]], "window": 24, "stride": 2,
-              "train_share": 0.6, "ratio": 1.0, "qa_classes": [0, 1],
+              "train_share": 0.6, "separate": False, "ratio": 1.0, "qa_classes": [0, 1],
               "qa": {"repeats": 1, "disc_steps": 300, "pred_steps": 600}},
     "paper": {"series": [["synthetic", "syn-1"], ["smd", "machine-1-3"]], "window": 24,
-              "stride": 1, "train_share": 0.6, "ratio": 1.0, "qa_classes": [0, 1],
+              "stride": 1, "train_share": 0.6, "separate": False, "ratio": 1.0, "qa_classes": [0, 1],
               "qa": {"repeats": 3, "disc_steps": 2000, "pred_steps": 5000}},
 }
 for _name, _settings in PROFILES.items():

@@ -63,16 +63,41 @@ def labelled_windows(ds, window: int, stride: int, train_share: float):
     return tuple(out)
 
 
-def fit_generators(x, y, settings: dict, seed: int, loss_dir=None):
-    """Fit every generator of ``settings`` ({name: params}) on (x, y). Returns ({name:
-    fitted generator}, DataFrame of fit seconds)."""
+NEURAL = ("timegan", "wgan_gp", "vae")
+
+
+class PerClass:
+    """One unconditional generator per class (the "separate" way of fitting), with the
+    ``sample(n, label)`` and ``history_`` (phases prefixed by the class) of one generator."""
+
+    def __init__(self, generators: dict):
+        self.generators = generators
+        self.history_ = [{**row, "phase": f"class {c}: {row['phase']}"}
+                         for c, g in generators.items() for row in getattr(g, "history_", [])]
+
+    def sample(self, n: int, label: int):
+        return self.generators[label].sample(n)
+
+
+def fit_generators(x, y, settings: dict, seed: int, loss_dir=None, separate: bool = False):
+    """Fit every generator of ``settings`` ({name: params}) on (x, y): conditional on the
+    label, or with ``separate=True`` one generator per class for the neural ones (injection,
+    SMOTE and oversampling work per class anyway). Returns ({name: fitted generator},
+    DataFrame of fit seconds)."""
     fitted, rows = {}, []
     for name, params in settings.items():
         params = {**params, "random_state": seed}
-        if loss_dir is not None and name in ("timegan", "wgan_gp", "vae"):
-            params["loss_log"] = str(Path(loss_dir) / f"{name}_seed{seed}.csv")
+        log = Path(loss_dir) / f"{name}_seed{seed}" if loss_dir is not None else None
         start = time.perf_counter()
-        fitted[name] = make(name, **params).fit(x, y)
+        if separate and name in NEURAL:
+            fitted[name] = PerClass({
+                int(c): make(name, **params, loss_log=None if log is None
+                             else f"{log}_class{int(c)}.csv").fit(x[y == c])
+                for c in np.unique(y)})
+        else:
+            if log is not None and name in NEURAL:
+                params["loss_log"] = f"{log}.csv"
+            fitted[name] = make(name, **params).fit(x, y)
         rows.append({"generator": name, "fit_seconds": time.perf_counter() - start})
     return fitted, pd.DataFrame(rows)
 
