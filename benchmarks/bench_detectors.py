@@ -4,7 +4,7 @@ flagship-detector issues.
 Run:  TSAD_DATA_DIR=../shared/datasets python benchmarks/bench_detectors.py \\
           [--profile paper] [--datasets smd asd smap msl ucr] [--seeds 0 1 2] \\
           [--detectors transformer_ae_gan transformer_ae_gan-no_masking ... iforest pca random] \\
-          [--out detectors] [--threads N]
+          [--out detectors] [--threads N] [--tables-only]
 
 ``--threads N`` limits TensorFlow to N intra-op threads (set before TensorFlow loads), so two
 benchmark processes can share a 2-core machine; it is recorded in each result, and fit times
@@ -15,7 +15,9 @@ A detector name may carry a variant: ``transformer_ae_gan-no_masking``,
 (dataset, variant, entity, seed) result is a JSON file under
 simulation_results/<out>/<profile>/<dataset>/<variant>/; finished ones are never recomputed,
 so an interrupted run resumes. Per dataset, the runs and the summary (mean and std over
-entities and seeds) go to simulation_results/<out>/<dataset>_<profile>{_runs.csv,.csv,.md}.
+entities and seeds) go to simulation_results/<out>/<dataset>_<profile>{_runs.csv,.csv,.md},
+and the cross-dataset overview to simulation_results/<out>/overview_<profile>.md.
+``--tables-only`` rebuilds the tables from the finished runs without starting any.
 """
 
 import argparse
@@ -46,13 +48,15 @@ def parse_variant(name: str) -> tuple[str, dict]:
 
 
 def run(dataset: str, profile: str, seeds, names, out: str,
-        threads: int | None = None) -> pd.DataFrame:
+        threads: int | None = None, tables_only: bool = False) -> pd.DataFrame:
     folder = REPO_ROOT / "simulation_results" / out / profile / dataset
     entities = datasets.entities(dataset)
     jobs = [(v, e, s) for v in names for e in entities for s in seeds]
     rows = []
     for variant, entity, seed in tqdm(jobs, desc=dataset, unit="run"):
         path = folder / variant / f"{entity.replace('/', '__')}_seed{seed}.json"
+        if not path.exists() and tables_only:
+            continue
         if not path.exists():
             base, params = parse_variant(variant)
             result = evaluate_detector(datasets.load(dataset, entity), base, profile, seed,
@@ -82,7 +86,9 @@ def markdown(table: pd.DataFrame, dataset: str, profile: str, n_entities: int) -
     lines = [f"{dataset.upper()}, {n_entities} entities, profile `{profile}`: mean ± std over "
              "entities and seeds. Label-free threshold: 0.99-quantile of the scores on the last "
              "20 % of each training split. `best_f1` is the oracle (the test labels choose its "
-             "threshold), shown only for reference.", "",
+             "threshold), shown only for reference. Fit/score seconds are the wall times "
+             "of each run as it ran (benchmark runs may share the CPU; clean throughput: "
+             "benchmarks/bench_deep_throughput.py).", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in table.iterrows():
         cells = [r["detector"], str(r["runs"])]
@@ -136,6 +142,8 @@ def main() -> None:
     parser.add_argument("--out", default="detectors")
     parser.add_argument("--threads", type=int, default=None,
                         help="TensorFlow intra-op threads (default: TensorFlow's choice)")
+    parser.add_argument("--tables-only", action="store_true",
+                        help="summarise the finished runs, start none")
     args = parser.parse_args()
     if args.threads:
         os.environ["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
@@ -144,7 +152,11 @@ def main() -> None:
         parse_variant(name)
     base = REPO_ROOT / "simulation_results" / args.out
     for dataset in args.datasets:
-        runs = run(dataset, args.profile, args.seeds, args.detectors, args.out, args.threads)
+        runs = run(dataset, args.profile, args.seeds, args.detectors, args.out, args.threads,
+                   args.tables_only)
+        if runs.empty:
+            print(f"{dataset}: no finished runs")
+            continue
         table = summarise(runs)
         save_table(runs, base / f"{dataset}_{args.profile}_runs.csv")
         save_table(table, base / f"{dataset}_{args.profile}.csv")
