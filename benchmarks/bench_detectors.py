@@ -4,7 +4,7 @@ flagship-detector issues.
 Run:  TSAD_DATA_DIR=../shared/datasets python benchmarks/bench_detectors.py \\
           [--profile paper] [--datasets smd asd smap msl ucr] [--seeds 0 1 2] \\
           [--detectors transformer_ae_gan transformer_ae_gan-no_masking ... iforest pca random] \\
-          [--out detectors] [--threads N] [--tables-only]
+          [--out detectors] [--threads N] [--tables-only] [--reverse]
 
 ``--threads N`` limits TensorFlow to N intra-op threads (set before TensorFlow loads), so two
 benchmark processes can share a 2-core machine; it is recorded in each result, and fit times
@@ -48,10 +48,13 @@ def parse_variant(name: str) -> tuple[str, dict]:
 
 
 def run(dataset: str, profile: str, seeds, names, out: str,
-        threads: int | None = None, tables_only: bool = False) -> pd.DataFrame:
+        threads: int | None = None, tables_only: bool = False,
+        reverse: bool = False) -> pd.DataFrame:
     folder = REPO_ROOT / "simulation_results" / out / profile / dataset
     entities = datasets.entities(dataset)
     jobs = [(v, e, s) for v in names for e in entities for s in seeds]
+    if reverse:  # a second process can work from the other end of the same job list
+        jobs = jobs[::-1]
     rows = []
     for variant, entity, seed in tqdm(jobs, desc=dataset, unit="run"):
         path = folder / variant / f"{entity.replace('/', '__')}_seed{seed}.json"
@@ -144,6 +147,8 @@ def main() -> None:
                         help="TensorFlow intra-op threads (default: TensorFlow's choice)")
     parser.add_argument("--tables-only", action="store_true",
                         help="summarise the finished runs, start none")
+    parser.add_argument("--reverse", action="store_true",
+                        help="take the jobs in reverse order (for a second process)")
     args = parser.parse_args()
     if args.threads:
         os.environ["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
@@ -153,7 +158,7 @@ def main() -> None:
     base = REPO_ROOT / "simulation_results" / args.out
     for dataset in args.datasets:
         runs = run(dataset, args.profile, args.seeds, args.detectors, args.out, args.threads,
-                   args.tables_only)
+                   args.tables_only, args.reverse)
         if runs.empty:
             print(f"{dataset}: no finished runs")
             continue
