@@ -23,8 +23,8 @@ from .base import MinMaxWindows, Synthesizer
 
 class NeuralSynthesizer(Synthesizer):
     """Base class. Subclasses implement ``_build()`` (a compiled ``keras.Model`` taking
-    (x, condition) batches), ``_train(dataset)`` (calls ``fit`` once per phase through
-    :meth:`_fit_phase`) and ``_generate(n, condition)`` returning scaled windows."""
+    (x, condition) batches), optionally ``_train()`` (default: one phase of ``epochs``; calls ``fit`` per phase
+    through :meth:`_fit_phase`) and ``_generate(n, condition)`` returning scaled windows."""
 
     def _fit(self, x, y):
         tf, keras = keras_modules()
@@ -40,6 +40,10 @@ class NeuralSynthesizer(Synthesizer):
         self.model_ = self._build()
         self._train()
         del self.dataset_
+
+    def _train(self):
+        """One training phase of ``epochs`` epochs (TimeGAN overrides this with three)."""
+        self._fit_phase("train", self.epochs)
 
     def _condition(self, y) -> np.ndarray:
         index = np.searchsorted(self.classes_, y)

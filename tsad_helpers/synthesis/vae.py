@@ -106,9 +106,6 @@ class TimeVAE(NeuralSynthesizer):
         model.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
         return model
 
-    def _train(self):
-        self._fit_phase("train", self.epochs)
-
     def _generate(self, cond):
         z = self._rng().normal(size=(len(cond), self.latent_dim)).astype(np.float32)
         return self.model_.decoder([z, cond], training=False)

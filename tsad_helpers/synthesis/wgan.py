@@ -117,9 +117,6 @@ class WGANGP(NeuralSynthesizer):
         model.compile(g_optimizer=adam(), c_optimizer=adam())
         return model
 
-    def _train(self):
-        self._fit_phase("train", self.epochs)
-
     def _generate(self, cond):
         z = self._rng().normal(size=(len(cond), self.noise_dim)).astype(np.float32)
         return self.model_.generator([z, cond], training=False)
