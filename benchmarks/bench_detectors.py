@@ -16,7 +16,9 @@ A detector name may carry a variant: ``transformer_ae_gan-no_masking``,
 simulation_results/<out>/<profile>/<dataset>/<variant>/; finished ones are never recomputed,
 so an interrupted run resumes. Per dataset, the runs and the summary (mean and std over
 entities and seeds) go to simulation_results/<out>/<dataset>_<profile>{_runs.csv,.csv,.md},
-and the cross-dataset overview to simulation_results/<out>/overview_<profile>.md.
+and the cross-dataset overview to simulation_results/<out>/overview_<profile>.md, the paired
+comparison of the flagship with every other detector (same entity and seed: mean difference,
+wins/losses, Wilcoxon signed-rank p) to simulation_results/<out>/paired_<profile>.md.
 ``--tables-only`` rebuilds the tables from the finished runs without starting any.
 """
 
@@ -24,7 +26,9 @@ import argparse
 import json
 import os
 
+import numpy as np
 import pandas as pd
+from scipy.stats import wilcoxon
 from tqdm.auto import tqdm
 
 from tsad_helpers import datasets
@@ -105,12 +109,9 @@ def overview(base, profile: str) -> str:
     """One Markdown table over every dataset benchmarked so far (their ``_runs.csv``): mean
     VUS-PR, AUC-PR, label-free point-wise F1 and point-adjusted F1 per detector and dataset, runs in brackets
     where a detector has not finished every entity yet."""
-    frames = []
-    for path in sorted(base.glob(f"*_{profile}_runs.csv")):
-        frames.append(pd.read_csv(path).assign(dataset=path.name[:-len(f"_{profile}_runs.csv")]))
-    if not frames:
+    runs = _all_runs(base, profile)
+    if runs.empty:
         return ""
-    runs = pd.concat(frames)
     complete = runs.groupby("dataset")["entity"].nunique() * runs.groupby("dataset")["seed"].nunique()
     datasets_ = list(dict.fromkeys(runs["dataset"]))
     order = [d for d in ALL if d in set(runs["detector"])]
@@ -132,6 +133,52 @@ def overview(base, profile: str) -> str:
                 cell = f"{sel[metric].mean():.3f}"
                 cells.append(cell if len(sel) == complete[d] else f"{cell} ({len(sel)})")
             lines.append(f"| {det} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _all_runs(base, profile: str) -> pd.DataFrame:
+    frames = [pd.read_csv(path).assign(dataset=path.name[:-len(f"_{profile}_runs.csv")])
+              for path in sorted(base.glob(f"*_{profile}_runs.csv"))]
+    return pd.concat(frames) if frames else pd.DataFrame()
+
+
+def paired(base, profile: str, reference: str = "transformer_ae_gan",
+           metrics: tuple = ("vus_pr", "auc_pr", "f1")) -> str:
+    """``reference`` against every other detector on the runs both finished (same dataset,
+    entity and seed), per dataset and over all datasets together: mean difference
+    (reference minus other), wins / losses, and the two-sided Wilcoxon signed-rank p-value
+    (None below 5 pairs or when every difference is 0). A small mean difference with a large
+    p is a tie, not a win."""
+    runs = _all_runs(base, profile)
+    if runs.empty or reference not in set(runs["detector"]):
+        return ""
+    key = ["dataset", "entity", "seed"]
+    ref = runs[runs["detector"] == reference].set_index(key)
+    others = [d for d in ALL if d != reference and d in set(runs["detector"])]
+    lines = [f"`{reference}` minus each other detector, paired on (dataset, entity, seed), "
+             f"profile `{profile}`: mean difference, wins/losses of `{reference}`, two-sided "
+             "Wilcoxon signed-rank p (`-`: fewer than 5 pairs or all equal).", ""]
+    for metric in metrics:
+        scopes = list(dict.fromkeys(runs["dataset"])) + ["all"]
+        lines += [f"**{metric}**", "", "| detector | " + " | ".join(scopes) + " |",
+                  "|---|" + "---|" * len(scopes)]
+        for other in others:
+            o = runs[runs["detector"] == other].set_index(key)
+            both = ref[[metric]].join(o[[metric]], rsuffix="_o", how="inner")
+            cells = []
+            for scope in scopes:
+                sel = both if scope == "all" else both[both.index.get_level_values(0) == scope]
+                if sel.empty:
+                    cells.append("-")
+                    continue
+                diff = (sel[metric] - sel[f"{metric}_o"]).to_numpy()
+                p = (wilcoxon(diff).pvalue if len(diff) >= 5 and np.any(diff != 0)
+                     else None)
+                p_text = ("" if p is None else ", p<0.01" if p < 0.01 else f", p={p:.2f}")
+                cells.append(f"{diff.mean():+.3f} ({(diff > 0).sum()}/{(diff < 0).sum()}"
+                             f"{p_text})")
+            lines.append(f"| {other} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
 
@@ -171,6 +218,8 @@ def main() -> None:
         print(text)
     with atomic_path(base / f"overview_{args.profile}.md") as tmp:
         tmp.write_text(overview(base, args.profile))
+    with atomic_path(base / f"paired_{args.profile}.md") as tmp:
+        tmp.write_text(paired(base, args.profile))
 
 
 if __name__ == "__main__":

@@ -38,3 +38,18 @@ def test_summary_and_overview_mark_unfinished_detectors(tmp_path):
     assert "| pca | 0.500 | 0.800 (1) |" in text  # 1 of 2 smd entities finished
     assert text.count("| detector | asd | smd |") == 4  # vus_pr, auc_pr, f1, pa_f1
     assert bench.overview(tmp_path / "empty", "paper") == ""
+
+
+def test_paired_comparison_counts_wins_and_tests_only_common_runs(tmp_path):
+    flagship = [0.5, 0.6, 0.7, 0.8, 0.9, 0.4]
+    rows = (_runs("transformer_ae_gan", [f"m{i}" for i in range(6)], flagship)
+            + _runs("pca", [f"m{i}" for i in range(6)], [v - 0.1 for v in flagship])
+            + _runs("iforest", ["m0", "m1"], [0.9, 0.1]))  # only two common runs
+    pd.DataFrame(rows).to_csv(tmp_path / "smd_paper_runs.csv", index=False)
+    text = bench.paired(tmp_path, "paper", metrics=("vus_pr",))
+    pca = next(line for line in text.splitlines() if line.startswith("| pca |"))
+    # flagship wins all 6 by 0.1; exact two-sided Wilcoxon p for 6 positive ranks = 2/64
+    assert pca == "| pca | +0.100 (6/0, p=0.03) | +0.100 (6/0, p=0.03) |"
+    iforest = next(line for line in text.splitlines() if line.startswith("| iforest |"))
+    assert iforest == "| iforest | +0.050 (1/1) | +0.050 (1/1) |"  # too few pairs for a p
+    assert bench.paired(tmp_path / "empty", "paper") == ""
