@@ -11,7 +11,9 @@ benchmark processes can share a 2-core machine; it is recorded in each result, a
 measured that way are not comparable with single-process timings.
 
 A detector name may carry a variant: ``transformer_ae_gan-no_masking``,
-``-no_contrastive`` and ``-no_adversarial`` switch one part off (the ablations). Each
+``-no_contrastive`` and ``-no_adversarial`` switch one part off (the ablations);
+``-plain_scoring`` (a diagnostic, run on request) keeps masked training but scores the
+unmasked windows, which separates the two uses of masking. Each
 (dataset, variant, entity, seed) result is a JSON file under
 simulation_results/<out>/<profile>/<dataset>/<variant>/; finished ones are never recomputed,
 so an interrupted run resumes. Per dataset, the runs and the summary (mean and std over
@@ -38,7 +40,9 @@ from tsad_helpers.results import REPO_ROOT, atomic_path, save_json, save_table
 COLUMNS = ["f1", "pa_f1", "auc_pr", "vus_pr", "affiliation_f1", "auc_roc", "range_f1",
            "pa_k_auc", "best_f1"]
 VARIANTS = {"no_masking": {"masking": False}, "no_contrastive": {"contrastive": False},
-            "no_adversarial": {"adversarial": False}}
+            "no_adversarial": {"adversarial": False},
+            # diagnostic, not in ALL: masked training kept, windows scored unmasked
+            "plain_scoring": {"score_masks": 0}}
 ALL = ["transformer_ae_gan", "transformer_ae_gan-no_masking",
        "transformer_ae_gan-no_contrastive", "transformer_ae_gan-no_adversarial", "lstm_ae",
        "iforest", "pca", "random"]
@@ -155,7 +159,9 @@ def paired(base, profile: str, reference: str = "transformer_ae_gan",
         return ""
     key = ["dataset", "entity", "seed"]
     ref = runs[runs["detector"] == reference].set_index(key)
-    others = [d for d in ALL if d != reference and d in set(runs["detector"])]
+    present = list(dict.fromkeys(runs["detector"]))
+    others = [d for d in ALL + present if d != reference and d in present]
+    others = list(dict.fromkeys(others))
     lines = [f"`{reference}` minus each other detector, paired on (dataset, entity, seed), "
              f"profile `{profile}`: mean difference, wins/losses of `{reference}`, two-sided "
              "Wilcoxon signed-rank p (`-`: fewer than 5 pairs or all equal).", ""]
