@@ -53,3 +53,17 @@ def test_paired_comparison_counts_wins_and_tests_only_common_runs(tmp_path):
     iforest = next(line for line in text.splitlines() if line.startswith("| iforest |"))
     assert iforest == "| iforest | +0.050 (1/1) | +0.050 (1/1) |"  # too few pairs for a p
     assert bench.paired(tmp_path / "empty", "paper") == ""
+
+
+def test_run_evaluates_in_recycled_workers_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(bench.datasets, "entities", lambda name: ["syn-1", "syn-2", "syn-3"])
+    runs = bench.run("synthetic", "smoke", [0], ["random", "pca"], "bench",
+                     runs_per_worker=2)
+    assert len(runs) == 6 and set(runs["detector"]) == {"random", "pca"}
+    files = sorted((tmp_path / "simulation_results/bench/smoke/synthetic").rglob("*.json"))
+    assert len(files) == 6
+    stamp = {f: f.stat().st_mtime_ns for f in files}
+    again = bench.run("synthetic", "smoke", [0], ["random", "pca"], "bench")
+    pd.testing.assert_frame_equal(runs, again)
+    assert {f: f.stat().st_mtime_ns for f in files} == stamp  # finished runs not redone
