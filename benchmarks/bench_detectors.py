@@ -191,7 +191,7 @@ def paired(base, profile: str, reference: str = "transformer_ae_gan",
                   "|---|" + "---|" * len(scopes)]
         for other in others:
             o = runs[runs["detector"] == other].set_index(key)
-            both = ref[[metric]].join(o[[metric]], rsuffix="_o", how="inner")
+            both = ref[[metric]].join(o[[metric]].add_suffix("_o"), how="inner")
             cells = []
             for scope in scopes:
                 sel = both if scope == "all" else both[both.index.get_level_values(0) == scope]
