@@ -138,6 +138,20 @@ def test_vae_is_conditional(windows):
     assert hi - lo > 4.0, (lo, hi)
 
 
+def test_vae_samples_draw_the_fitted_observation_noise(windows):
+    x, _ = windows
+    gen = synthesis.make("vae", hidden=16, epochs=20, batch_size=32).fit(x)
+    # residual scale per channel, in the [0, 1] scaled space, from the training windows
+    assert gen.noise_std_.shape == (3,) and np.all((gen.noise_std_ > 0) & (gen.noise_std_ < 1))
+    noisy = gen.sample(2000)
+    gen.observation_noise = False
+    smooth = gen.sample(2000)
+    # independent noise adds 2 sigma^2 (scaled back per channel) to the step-to-step variance
+    sigma = gen.noise_std_ * gen.scaler_.span_
+    rough = lambda w: np.diff(w, axis=1).var(axis=(0, 1))  # noqa: E731
+    np.testing.assert_allclose(rough(noisy), rough(smooth) + 2 * sigma ** 2, rtol=0.15)
+
+
 def test_timegan_behind_pca_maps_back(windows):
     x, y = windows
     gen = synthesis.make("timegan", **TINY["timegan"], pca_components=2).fit(x, y)
