@@ -11,8 +11,9 @@ over the window, plus the KL divergence (``rec_loss``, ``kl_loss``, ``loss`` per
 Sampling: the decoder gives the mean of the likelihood; with ``observation_noise`` (default)
 a sample also draws the observation noise, Gaussian with each channel's residual standard
 deviation on the training windows (reconstruction from the posterior mean). Without it the
-samples are the smooth conditional means, which a post-hoc classifier tells from real data
-at once (Stocks: discriminative score .43 without noise).
+samples are the smooth conditional means. Measured effect (TimeGAN protocol, paper budget,
+simulation_results/synthesis_protocol): small; on Stocks discriminative .138 with noise
+against .173 without, on Sines .011 both.
 """
 
 from __future__ import annotations
@@ -87,8 +88,8 @@ def _model_class():
 
 class TimeVAE(NeuralSynthesizer):
     """See the module docstring. latent_dim, hidden (convolution width), trend_degree,
-    reconstruction_weight, observation_noise, epochs, batch_size, learning_rate, random_state, loss_log,
-    verbose."""
+    reconstruction_weight, observation_noise, epochs, batch_size, learning_rate,
+    random_state, loss_log, verbose."""
 
     def __init__(self, latent_dim: int = 8, hidden: int = 32, trend_degree: int = 2,
                  reconstruction_weight: float = 3.0, observation_noise: bool = True,
