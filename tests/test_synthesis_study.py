@@ -75,3 +75,16 @@ def test_separate_generators_per_class(ds, tmp_path):
     phases = {row["phase"] for row in per_class.history_}
     assert phases == {"class 0: train", "class 1: train"}
     assert study.plot_losses(fitted, tmp_path / "l.png").exists()
+
+
+def test_stride_per_dataset():
+    assert study.stride_for({"stride": 3}, "smd") == 3
+    cfg = {"stride": {"synthetic": 1, "smd": 4}}
+    assert study.stride_for(cfg, "synthetic") == 1 and study.stride_for(cfg, "smd") == 4
+    with pytest.raises(ValueError, match="no stride for dataset 'msl'"):
+        study.stride_for(cfg, "msl")
+    with pytest.raises(ValueError, match="must be an int >= 1, got 0"):
+        study.stride_for({"stride": 0}, "smd")
+    for name in profiles.NAMES:  # every profile's series has a stride
+        cfg = profiles.get(name)["synthesis"]
+        assert all(study.stride_for(cfg, d) >= 1 for d, _ in cfg["series"])

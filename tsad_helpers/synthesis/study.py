@@ -63,6 +63,22 @@ def labelled_windows(ds, window: int, stride: int, train_share: float):
     return tuple(out)
 
 
+def stride_for(cfg: dict, dataset: str) -> int:
+    """The window stride of ``dataset`` in the notebook's settings: ``cfg["stride"]`` is one
+    int for every series, or {dataset name: int} (a long series such as an SMD machine is cut
+    more sparsely so that generator fits stay within the profile's budget)."""
+    stride = cfg["stride"]
+    if isinstance(stride, dict):
+        if dataset not in stride:
+            raise ValueError(f"synthesis settings: no stride for dataset {dataset!r} "
+                             f"(strides given for {', '.join(stride)})")
+        stride = stride[dataset]
+    if not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"synthesis settings: stride for {dataset!r} must be an int >= 1, "
+                         f"got {stride!r}")
+    return stride
+
+
 NEURAL = ("timegan", "wgan_gp", "vae")
 
 
