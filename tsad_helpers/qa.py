@@ -42,12 +42,9 @@ def _check_pair(real, synth, what: str):
 
 
 def _seeded(seed):
-    from .detectors.deep import keras_modules
+    from .detectors.deep import fresh_seeded_state
 
-    tf, keras = keras_modules()
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-    return tf, keras
+    return fresh_seeded_state(seed)
 
 
 def _gru_net(keras, L, C, hidden, out, sequences):

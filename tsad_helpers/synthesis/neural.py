@@ -4,8 +4,9 @@
   protocol) and samples are mapped back;
 - labels become one-hot conditions ([N, K], K = number of training classes; K = 1 and a
   constant condition when fitted without labels), fed to the networks;
-- ``random_state`` seeds Python, NumPy and TensorFlow and turns on op determinism, so a fit
-  is repeatable on the same machine;
+- ``random_state`` seeds Python, NumPy and TensorFlow (after clearing Keras' global state) and
+  turns on op determinism, so a fit is repeatable on the same machine whatever ran before it
+  in the process (``detectors.deep.fresh_seeded_state``);
 - every loss is logged per epoch (and per training phase) to ``loss_log`` (CSV) when given.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..detectors.deep import keras_modules
+from ..detectors.deep import fresh_seeded_state, keras_modules
 from ..results import save_table
 from .base import MinMaxWindows, Synthesizer
 
@@ -27,9 +28,7 @@ class NeuralSynthesizer(Synthesizer):
     through :meth:`_fit_phase`) and ``_generate(n, condition)`` returning scaled windows."""
 
     def _fit(self, x, y):
-        tf, keras = keras_modules()
-        keras.utils.set_random_seed(self.random_state)
-        tf.config.experimental.enable_op_determinism()
+        tf, _ = fresh_seeded_state(self.random_state)
         self.scaler_ = MinMaxWindows().fit(x)
         z = self.scaler_.transform(x)
         cond = self._condition(y)
