@@ -45,7 +45,7 @@ SETTINGS = {
                     "supervised_epochs": 100, "epochs": 150},
         "wgan_gp": {"epochs": 300, "batch_size": 64},
         # reconstruction_weight 10 (TimeVAE's default: 3) chosen on Stocks by a one-repeat
-        # discriminative score (benchmarks/sweep_vae_weight.py), so Stocks' VAE row is tuned
+        # discriminative score (benchmarks/sweep_vae.py), so Stocks' VAE row is tuned
         "vae": {"epochs": 300, "batch_size": 64, "latent_dim": 8, "hidden": 64,
                 "reconstruction_weight": 10.0},
         "vae_mean": {"epochs": 300, "batch_size": 64, "latent_dim": 8, "hidden": 64,
