@@ -14,8 +14,8 @@ deviation on the training windows (reconstruction from the posterior mean). With
 samples are the smooth conditional means. Measured effect (TimeGAN protocol, paper budget,
 simulation_results/synthesis_protocol, 10 discriminative classifiers): within the metric's
 spread; Stocks .150 ± .082 with noise against .154 ± .106 without, Sines .011 against .009.
-(Noise with the full channel covariance, or the full covariance of residual windows, did not
-do better on Stocks in a one-off check: the residuals are smooth, lag-1 autocorrelation .87.)
+(In a one-off check, noise correlated across channels, or across the whole residual window,
+did no better on Stocks.)
 """
 
 from __future__ import annotations
