@@ -87,7 +87,7 @@ _DETECTORS = {
 # settings and the QA budget. The training part is the first `train_share` of the labelled
 # (test) series; `separate`: one neural generator per class instead of one conditional on the
 # label; `stride`: one int, or one per dataset (SMD machine-1-3's training part is 14,221 points:
-# stride 4 gives ~3,550 windows, about Stocks' size, so TimeGAN's paper budget takes ~20 min
+# stride 4 gives ~3,550 windows, about Stocks' size, so TimeGAN's paper budget takes 15-25 min
 # per series on 2 cores); `ratio` synthetic windows per real window of each class; QA steps are
 # training batches of the post-hoc GRUs (TimeGAN's code: 2000 discriminative, 5000 predictive).
 _GENERATORS = {

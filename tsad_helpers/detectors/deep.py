@@ -45,12 +45,13 @@ def fresh_seeded_state(seed: int | None, deterministic: bool = True):
     global state, then seed Python, NumPy, TensorFlow and Keras (and, with ``deterministic``,
     turn on TensorFlow's op determinism). Returns (tf, keras).
 
-    Why the clearing: Keras names layers from process-wide counters (``dense``, then
-    ``dense_1``, ...), the names order the nodes of the traced graph, and that order decides
-    how gradient contributions are summed. Without it a second identical, seeded fit in one
-    process differs from the first in the last float bits (measured: 3e-7 in the weights after
-    15 VAE epochs), which hundreds of epochs amplify into different results. Models built
-    earlier keep working after the clearing."""
+    Why the clearing: without it a second identical, seeded fit in one process differed from
+    the first in the last float bits (measured: 3e-7 in the weights after 15 VAE epochs), which
+    hundreds of epochs amplify into different results; clearing removes the difference (a test
+    checks it bitwise). The likely cause is Keras' process-wide layer-name counters (``dense``,
+    then ``dense_1``, ...) changing the traced graph and so the order in which gradient
+    contributions are summed; that mechanism is inferred, not traced. Models built earlier
+    keep working after the clearing."""
     tf, keras = keras_modules()
     keras.backend.clear_session(free_memory=False)
     if seed is not None:
