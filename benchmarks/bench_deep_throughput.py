@@ -37,7 +37,7 @@ def measure(name: str, jit: bool, args) -> dict:
     fit_s = time.perf_counter() - start
     n_train = len(window_starts(len(ds.train), det.window, det.fit_stride)) * args.epochs
     start = time.perf_counter()
-    det.score(ds.test)
+    det.decision_function(ds.test)
     score_s = time.perf_counter() - start
     n_score = len(window_starts(len(ds.test), det.window, 1))
     return {"detector": name, "jit_compile": jit, "jit_compiled": det.jit_compiled_,

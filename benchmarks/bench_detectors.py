@@ -35,7 +35,7 @@ import pandas as pd
 from scipy.stats import wilcoxon
 from tqdm.auto import tqdm
 
-from tsad_helpers import datasets
+from tsad_helpers import datasets, profiles
 from tsad_helpers.evaluation import evaluate_detector
 from tsad_helpers.results import REPO_ROOT, atomic_path, save_json, save_table
 
@@ -60,8 +60,8 @@ def parse_variant(name: str) -> tuple[str, dict]:
 def _evaluate_job(dataset: str, entity: str, variant: str, profile: str, seed: int) -> dict:
     """One run, in a worker process (see :func:`run`)."""
     base, params = parse_variant(variant)
-    return evaluate_detector(datasets.load(dataset, entity), base, profile, seed,
-                             params=params, name=variant)
+    return evaluate_detector(datasets.load(dataset, entity), base, profiles.get(profile),
+                             profile, seed, params=params, name=variant)
 
 
 def run(dataset: str, profile: str, seeds, names, out: str,

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsad_helpers import data_quality as qa
+from tsad_helpers import data_quality as dq
 from tsad_helpers import datasets, events, profiles
 from tsad_helpers.datasets import Dataset
 
@@ -25,7 +25,7 @@ def test_events_segments_hand_worked():
 
 
 def test_summary_counts():
-    row = qa.summary(_toy())
+    row = dq.summary(_toy())
     assert row["missing"] == 1
     assert row["const_train"] == 1 and row["const_test"] == 1
     assert row["events"] == 2 and row["event_len_max"] == 5 and row["event_len_min"] == 1
@@ -34,39 +34,39 @@ def test_summary_counts():
 
 
 def test_drift_identical_and_shifted():
-    d = qa.drift(_toy())
+    d = dq.drift(_toy())
     assert d.loc[d.channel == "b", "ks"].item() == 0.0
     assert d.loc[d.channel == "a", "ks"].item() == pytest.approx(1.0)
 
 
 def test_type_counts_synthetic():
     ds = datasets.load("synthetic", "syn-1", **profiles.get("smoke")["synthetic"])
-    types = qa.type_counts([ds])
+    types = dq.type_counts([ds])
     assert set(types["type"]) == set(datasets.synthetic.ANOMALY_TYPES)
     assert types["events"].sum() == len(ds.meta["events"])
     assert types["points"].sum() == ds.test_labels.sum()
-    assert qa.type_counts([_toy()]).empty
+    assert dq.type_counts([_toy()]).empty
 
 
 def test_dataset_table_pools_points():
-    table = qa.summary_table([_toy(), _toy()])
-    per = qa.dataset_table(table)
+    table = dq.summary_table([_toy(), _toy()])
+    per = dq.dataset_table(table)
     assert per.loc["toy", "entities"] == 2 and per.loc["toy", "test_points"] == 200
     assert per.loc["toy", "anomaly_ratio"] == pytest.approx(0.06)
 
 
 def test_stretches_normal_is_label_free():
     ds = datasets.load("synthetic", "syn-2", **profiles.get("smoke")["synthetic"])
-    normal, anomalous = qa.stretches(ds, 400)
+    normal, anomalous = dq.stretches(ds, 400)
     assert ds.test_labels[normal].sum() == 0 and normal.stop > normal.start
     assert ds.test_labels[anomalous].sum() > 0
 
 
 def test_plots_are_written(tmp_path):
     ds = datasets.load("synthetic", "syn-1", **profiles.get("smoke")["synthetic"])
-    paths = [qa.plot_stretches(ds, tmp_path / "s.png"),
-             qa.plot_drift(qa.drift(ds), tmp_path / "d.png"),
-             qa.plot_event_lengths(qa.event_lengths([ds]), tmp_path / "l.png")]
+    paths = [dq.plot_stretches(ds, tmp_path / "s.png"),
+             dq.plot_drift(dq.drift(ds), tmp_path / "d.png"),
+             dq.plot_event_lengths(dq.event_lengths([ds]), tmp_path / "l.png")]
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(tmp_path.glob(".*"))  # no temporary files left
@@ -75,25 +75,25 @@ def test_plots_are_written(tmp_path):
 def test_load_for_profile_reports_missing(tmp_path):
     settings = {"datasets": ["synthetic", "smd"], "max_entities": 2,
                 "synthetic": profiles.get("smoke")["synthetic"]}
-    items, missing = qa.load_for_profile(settings, tmp_path)
+    items, missing = dq.load_for_profile(settings, tmp_path)
     assert [d.entity for d in items] == ["syn-1", "syn-2"] and missing == ["smd"]
 
 
 def test_load_for_profile_real_fixtures(fixture_root):
     settings = {"datasets": ["psm", "smd"], "max_entities": None}
-    items, missing = qa.load_for_profile(settings, fixture_root)
+    items, missing = dq.load_for_profile(settings, fixture_root)
     assert missing == [] and len(items) == 3
-    table = qa.summary_table(items)
+    table = dq.summary_table(items)
     assert table.loc[table.dataset == "psm", "missing"].item() == 2  # NaN kept and counted
     assert isinstance(table, pd.DataFrame)
 
 
 def test_plot_examples_one_per_real_dataset_all_synthetic(fixture_root, tmp_path):
-    items, _ = qa.load_for_profile({"datasets": ["smd", "asd"], "max_entities": None},
+    items, _ = dq.load_for_profile({"datasets": ["smd", "asd"], "max_entities": None},
                                    fixture_root)
     items += [datasets.load("synthetic", e, **profiles.get("smoke")["synthetic"])
               for e in ("syn-1", "syn-2")]
-    paths = qa.plot_examples(items, tmp_path)
+    paths = dq.plot_examples(items, tmp_path)
     assert sorted(p.name for p in paths) == [
         "stretches_asd_omi-1.png", "stretches_smd_machine-1-1.png",
         "stretches_synthetic_syn-1.png", "stretches_synthetic_syn-2.png"]

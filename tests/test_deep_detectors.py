@@ -35,7 +35,7 @@ def test_fit_score_log_save_load(name, data, tmp_path):
     log = tmp_path / "loss.csv"
     det = detectors.make(name, **SMOKE[name], loss_log=str(log))
     assert det.fit(data.train) is det
-    scores = det.score(data.test)
+    scores = det.decision_function(data.test)
     assert scores.shape == (1000,) and np.isfinite(scores).all()
     history = pd.read_csv(log)
     assert len(history) == det.epochs_run_ >= 1
@@ -44,14 +44,14 @@ def test_fit_score_log_save_load(name, data, tmp_path):
         assert {"con_loss", "adv_loss", "disc_loss", "loss"} <= set(history.columns)
         assert (history["con_loss"] > 0).all() and (history["disc_loss"] > 0).all()
     det.save(tmp_path / "model")
-    again = type(det).load(tmp_path / "model").score(data.test)
+    again = type(det).load(tmp_path / "model").decision_function(data.test)
     np.testing.assert_allclose(again, scores, rtol=1e-5, atol=1e-7)
 
 
 def test_seeded_fit_is_repeatable(data):
     params = {**SMOKE["transformer_ae_gan"], "random_state": 3}
-    a = detectors.make("transformer_ae_gan", **params).fit(data.train).score(data.test)
-    b = detectors.make("transformer_ae_gan", **params).fit(data.train).score(data.test)
+    a = detectors.make("transformer_ae_gan", **params).fit(data.train).decision_function(data.test)
+    b = detectors.make("transformer_ae_gan", **params).fit(data.train).decision_function(data.test)
     np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
@@ -60,7 +60,7 @@ def test_ablation_switches(data):
                          adversarial=False, masking=False).fit(data.train)
     h = det.history_
     assert max(h["con_loss"]) == 0 and max(h["adv_loss"]) == 0 and max(h["disc_loss"]) == 0
-    assert np.isfinite(det.score(data.test)).all()
+    assert np.isfinite(det.decision_function(data.test)).all()
 
 
 def test_deep_input_errors(data):
@@ -83,7 +83,7 @@ out = {}
 for name in ("transformer_ae_gan", "lstm_ae"):
     det = detectors.make(name, **{**profiles.get("smoke")["detectors"][name],
                                   "jit_compile": True}).fit(ds.train)
-    out[name] = [det.jit_compiled_, bool(np.isfinite(det.score(ds.test)).all())]
+    out[name] = [det.jit_compiled_, bool(np.isfinite(det.decision_function(ds.test)).all())]
 # op determinism is on after a plain fit and cannot be turned off: a later XLA fit falls back
 det = detectors.make("lstm_ae", **profiles.get("smoke")["detectors"]["lstm_ae"]).fit(ds.train)
 det = detectors.make("lstm_ae", **{**profiles.get("smoke")["detectors"]["lstm_ae"],
@@ -114,7 +114,7 @@ def test_scoring_memory_is_bounded_by_the_batch(data, monkeypatch):
     batched result equals scoring with one big batch."""
     det = detectors.make("lstm_ae", **SMOKE["lstm_ae"]).fit(data.train)
     long = np.tile(data.test, (5, 1))  # 5,000 points -> 4,985 windows
-    full = det.score(long)
+    full = det.decision_function(long)
     sizes = []
     original = type(det)._window_scores
 
@@ -124,6 +124,6 @@ def test_scoring_memory_is_bounded_by_the_batch(data, monkeypatch):
 
     monkeypatch.setattr(type(det), "_window_scores", spy)
     monkeypatch.setattr(det, "score_batch", 256)
-    batched = det.score(long)
+    batched = det.decision_function(long)
     assert max(sizes) == 256 and sum(sizes) == len(long) - det.window + 1
     np.testing.assert_allclose(batched, full, rtol=1e-5, atol=1e-7)

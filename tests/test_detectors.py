@@ -20,24 +20,24 @@ def synthetic():
 def test_contract(name, synthetic):
     det = detectors.make(name)
     assert det.fit(synthetic.train) is det
-    scores = det.score(synthetic.test)
+    scores = det.decision_function(synthetic.test)
     assert scores.shape == (len(synthetic.test),) and scores.dtype == np.float64
     assert np.isfinite(scores).all()
-    again = clone(det).fit(synthetic.train).score(synthetic.test)
+    again = clone(det).fit(synthetic.train).decision_function(synthetic.test)
     np.testing.assert_array_equal(scores, again)  # seeded: reproducible
     assert "random_state" in det.get_params()
 
 
 @pytest.mark.parametrize("name", ["iforest", "pca"])
 def test_detectors_beat_random_on_synthetic(name, synthetic):
-    scores = detectors.make(name, window=8).fit(synthetic.train).score(synthetic.test)
+    scores = detectors.make(name, window=8).fit(synthetic.train).decision_function(synthetic.test)
     auc = metrics.evaluate(scores, synthetic.test_labels, np.median(scores))["auc_roc"]
     assert auc > 0.6  # random scores give 0.5
 
 
 def test_random_differs_by_seed(synthetic):
-    a = detectors.make("random", random_state=1).fit(synthetic.train).score(synthetic.test)
-    b = detectors.make("random", random_state=2).fit(synthetic.train).score(synthetic.test)
+    a = detectors.make("random", random_state=1).fit(synthetic.train).decision_function(synthetic.test)
+    b = detectors.make("random", random_state=2).fit(synthetic.train).decision_function(synthetic.test)
     assert not np.array_equal(a, b)
 
 
@@ -45,7 +45,7 @@ def test_random_differs_by_seed(synthetic):
 def test_input_errors(name, synthetic):
     det = detectors.make(name)
     with pytest.raises(RuntimeError, match="not fitted"):
-        det.score(synthetic.test)
+        det.decision_function(synthetic.test)
     with pytest.raises(ValueError, match="expected a 2-D array"):
         det.fit(synthetic.train[:, 0])
     bad = synthetic.train.copy()
@@ -54,7 +54,7 @@ def test_input_errors(name, synthetic):
         det.fit(bad)
     det.fit(synthetic.train)
     with pytest.raises(ValueError, match="3 channels, but fitted on 10"):
-        det.score(synthetic.test[:, :3])
+        det.decision_function(synthetic.test[:, :3])
 
 
 def test_window_longer_than_series():
@@ -74,7 +74,7 @@ def test_constant_channel_does_not_break_scaling():
     train = np.column_stack([rng.normal(size=400), np.zeros(400)])
     test = train.copy()
     test[200, 1] = 5.0  # the constant channel moves: must show up
-    scores = detectors.make("pca", window=4).fit(train).score(test)
+    scores = detectors.make("pca", window=4).fit(train).decision_function(test)
     assert np.argmax(scores) in range(197, 204)
 
 

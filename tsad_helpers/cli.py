@@ -83,11 +83,10 @@ def _cmd_evaluate(args) -> int:
     from .evaluation import evaluate_detector
     from .results import save_json
 
-    options = {}
-    if args.dataset == "synthetic":
-        options = profiles.get(args.profile)["synthetic"]
-    ds = datasets.load(args.dataset, args.entity, args.data_dir, **options)
-    result = evaluate_detector(ds, args.detector, args.profile, args.seed,
+    settings = profiles.get(args.profile)
+    ds = datasets.load(args.dataset, args.entity, args.data_dir,
+                       **profiles.dataset_options(settings, args.dataset))
+    result = evaluate_detector(ds, args.detector, settings, args.profile, args.seed,
                                threshold_rule=args.threshold)
     save_json(result, args.out)
     m = result["metrics"]

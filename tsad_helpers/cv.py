@@ -60,11 +60,11 @@ class RollingWindowStratifiedSplit:
         b = np.array([n - (self.n_splits - k) * size for k in range(self.n_splits + 1)])
         b[-1] = n
         b[:-1] = [_snap(int(p), seg) for p in b[:-1]]
-        b = self._repair(b, seg, n)
-        self._check(b, seg, n)
+        b = self._repair(b, seg)
+        self._check(b, seg)
         return b
 
-    def _repair(self, b: np.ndarray, seg: np.ndarray, n: int) -> np.ndarray:
+    def _repair(self, b: np.ndarray, seg: np.ndarray) -> np.ndarray:
         """Move edges so every block holds min_events whole events (never cutting one)."""
         for k in range(self.n_splits):
             while _whole_events(seg, b[k], b[k + 1]) < self.min_events:
@@ -80,7 +80,7 @@ class RollingWindowStratifiedSplit:
                     b[k] = prev[-1, 0]
         return b
 
-    def _check(self, b: np.ndarray, seg: np.ndarray, n: int) -> None:
+    def _check(self, b: np.ndarray, seg: np.ndarray) -> None:
         counts = [_whole_events(seg, b[k], b[k + 1]) for k in range(self.n_splits)]
         if min(counts) < self.min_events:
             raise ValueError(

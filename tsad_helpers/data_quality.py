@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
-from . import datasets, events
+from . import datasets, events, profiles
 from .results import save_figure
 
 
@@ -28,7 +28,7 @@ def load_for_profile(settings: dict, root=None) -> tuple[list, list[str]]:
         except datasets.DatasetNotFoundError:
             missing.append(name)
             continue
-        options = settings.get("synthetic", {}) if name == "synthetic" else {"nonfinite": "keep"}
+        options = profiles.dataset_options(settings, name) or {"nonfinite": "keep"}
         for entity in names[:limit]:
             loaded.append(datasets.load(name, entity, root, **options))
     return loaded, missing

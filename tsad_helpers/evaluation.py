@@ -18,6 +18,7 @@ from importlib import metadata
 import numpy as np
 
 from . import detectors, metrics, profiles, thresholds
+from .results import REPO_ROOT, loss_log_path
 
 
 def package_versions() -> dict:
@@ -31,23 +32,18 @@ def package_versions() -> dict:
     return out
 
 
-def loss_path(profile: str, ds, detector: str, seed: int):
-    """loss/<profile>/<dataset>/<entity>/<detector>_seed<seed>.csv (entity '/' -> '__')."""
-    from .results import REPO_ROOT
-    entity = ds.entity.replace("/", "__")
-    return REPO_ROOT / "loss" / profile / ds.name / entity / f"{detector}_seed{seed}.csv"
-
-
-def evaluate_detector(ds, detector: str, profile: str = "quick", seed: int = 0,
+def evaluate_detector(ds, detector: str, settings: dict, profile: str, seed: int = 0,
                       params: dict | None = None, threshold_rule: str | None = None,
                       name: str | None = None) -> dict:
     """Run the protocol for one Dataset and detector; returns a JSON-ready dict.
 
-    threshold_rule: a key of ``profiles.THRESHOLD_RULES`` (default: the profile's rule);
+    settings: a profile's settings (``profiles.get(profile)``: its ``evaluate`` and
+    ``detectors`` parts are used); profile: the profile's name, which names the run in the
+    result and its loss log (``loss/<profile>/<dataset>/<entity>/<name>_seed<seed>.csv``);
+    threshold_rule: a key of ``profiles.THRESHOLD_RULES`` (default: the settings' rule);
     name: what the run is called in its loss-log file (default ``detector``; ablations pass
     their variant name so that their logs do not overwrite the full model's)."""
-    settings = profiles.get(profile)
-    ev = settings["evaluate"]
+    ev = dict(settings["evaluate"])
     if threshold_rule is not None:
         if threshold_rule not in profiles.THRESHOLD_RULES:
             raise ValueError(f"unknown threshold rule {threshold_rule!r}; known: "
@@ -58,7 +54,8 @@ def evaluate_detector(ds, detector: str, profile: str = "quick", seed: int = 0,
     if "random_state" in model.get_params():
         model.set_params(random_state=seed)
     if "loss_log" in model.get_params() and model.get_params()["loss_log"] is None:
-        model.set_params(loss_log=str(loss_path(profile, ds, name or detector, seed)))
+        model.set_params(loss_log=str(loss_log_path(profile, ds.name, ds.entity,
+                                                    f"{name or detector}_seed{seed}")))
     split = int(round(len(ds.train) * (1 - ev["validation_fraction"])))
     fit_part, tail = ds.train[:split], ds.train[split:]
     if len(tail) == 0 or len(fit_part) == 0:
@@ -68,14 +65,13 @@ def evaluate_detector(ds, detector: str, profile: str = "quick", seed: int = 0,
     model.fit(fit_part)
     fit_seconds = time.perf_counter() - start
     rule = dict(ev["threshold"])
-    threshold = thresholds.make(rule.pop("rule"), **rule)(model.score(tail))
+    threshold = thresholds.make(rule.pop("rule"), **rule)(model.decision_function(tail))
     start = time.perf_counter()
-    scores = model.score(ds.test)
+    scores = model.decision_function(ds.test)
     score_seconds = time.perf_counter() - start
     result = metrics.evaluate(scores, ds.test_labels, threshold, vus_window=ev["vus_window"])
     params = model.get_params()
     if params.get("loss_log"):  # recorded relative to the repository, not this machine
-        from .results import REPO_ROOT
         log = Path(params["loss_log"])
         params["loss_log"] = str(log.relative_to(REPO_ROOT)) if log.is_relative_to(REPO_ROOT) \
             else str(log)

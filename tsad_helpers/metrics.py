@@ -187,7 +187,6 @@ class _Ranking:
     def __init__(self, scores: np.ndarray, labels: np.ndarray):
         self.order = np.argsort(-scores, kind="stable")
         self.sorted = scores[self.order]
-        self.labels = labels
         self.tp = np.cumsum(labels[self.order], dtype=np.int64)
         # last position of each run of equal scores: the distinct thresholds
         change = np.flatnonzero(np.diff(self.sorted) != 0)

@@ -123,13 +123,52 @@ def sliding_windows(x, length: int, stride: int = 1) -> np.ndarray:
     return view[starts].transpose(0, 2, 1)
 
 
+class PointScores:
+    """Accumulates window scores into one score per time point, a batch of windows at a time
+    (so scoring a long series never holds every window). ``add(starts, scores)`` takes the
+    start index of each window and its score (float[B]: one for all its points, or float[B, L]:
+    one per step); ``result()`` is float64[n_points]. reduce: ``"mean"`` averages the scores
+    of the windows covering a point, ``"max"`` takes the largest. A point no window covered
+    gets NaN."""
+
+    def __init__(self, n_points: int, length: int, reduce: str = "mean"):
+        if reduce not in ("mean", "max"):
+            raise ValueError(f"reduce must be 'mean' or 'max', got {reduce!r}")
+        self.n_points, self.length, self.reduce = n_points, length, reduce
+        self.total = np.full(n_points, -np.inf) if reduce == "max" else np.zeros(n_points)
+        self.count = np.zeros(n_points, dtype=np.int64)
+
+    def add(self, starts, scores) -> None:
+        starts = np.asarray(starts)
+        scores = np.asarray(scores, dtype=np.float64)
+        if scores.shape[0] != len(starts) or scores.ndim not in (1, 2) or (
+                scores.ndim == 2 and scores.shape[1] != self.length):
+            raise ValueError(f"window scores of shape {scores.shape} for {len(starts)} windows "
+                             f"of length {self.length}")
+        if scores.ndim == 1:
+            scores = np.broadcast_to(scores[:, None], (len(starts), self.length))
+        index = (starts[:, None] + np.arange(self.length)).ravel()
+        if self.reduce == "max":
+            np.maximum.at(self.total, index, scores.ravel())
+        else:
+            self.total += np.bincount(index, weights=scores.ravel(), minlength=self.n_points)
+        self.count += np.bincount(index, minlength=self.n_points)
+
+    def result(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = self.total / self.count if self.reduce == "mean" else self.total.copy()
+        out[self.count == 0] = np.nan
+        return out
+
+
 def windows_to_points(window_scores, n_points: int, length: int, stride: int = 1,
                       reduce: str = "mean") -> np.ndarray:
     """One score per time point from scores of the windows of :func:`sliding_windows`.
 
     window_scores: float[N] (one per window, spread over all its points) or float[N, L]
-    (one per window step); needs ``stride <= length``. reduce: ``"mean"`` averages the scores of all windows covering a
-    point; ``"max"`` takes the largest. Returns float64[n_points].
+    (one per window step); needs ``stride <= length``. reduce: ``"mean"`` averages the scores
+    of all windows covering a point; ``"max"`` takes the largest. Returns float64[n_points]
+    (see :class:`PointScores`, which does the same a batch at a time).
     """
     scores = np.asarray(window_scores, dtype=np.float64)
     if stride > length:
@@ -140,16 +179,6 @@ def windows_to_points(window_scores, n_points: int, length: int, stride: int = 1
             scores.ndim == 2 and scores.shape[1] != length):
         raise ValueError(f"window_scores shape {scores.shape} does not match {len(starts)} "
                          f"windows of length {length} over {n_points} points")
-    if reduce not in ("mean", "max"):
-        raise ValueError(f"reduce must be 'mean' or 'max', got {reduce!r}")
-    if scores.ndim == 1:
-        scores = np.broadcast_to(scores[:, None], (len(starts), length))
-    index = (starts[:, None] + np.arange(length)).ravel()
-    flat = scores.ravel()
-    if reduce == "max":
-        out = np.full(n_points, -np.inf)
-        np.maximum.at(out, index, flat)
-        return out
-    total = np.bincount(index, weights=flat, minlength=n_points)
-    count = np.bincount(index, minlength=n_points)
-    return total / count
+    points = PointScores(n_points, length, reduce)
+    points.add(starts, scores)
+    return points.result()

@@ -25,6 +25,20 @@ def results_dir(profile: str, out_dir=None) -> Path:
     return Path(out_dir) if out_dir else REPO_ROOT / "simulation_results" / profile
 
 
+def loss_dir(run: str, *parts: str) -> Path:
+    """Folder of a run's loss logs: ``<repo>/loss/<run>/<part>/...`` (run: a profile or a
+    benchmark's name; parts such as dataset and entity; a '/' inside a part, as in NAB entity
+    names, becomes '__')."""
+    return REPO_ROOT / "loss" / run / Path(*[str(p).replace("/", "__") for p in parts])
+
+
+def loss_log_path(run: str, *parts: str) -> Path:
+    """One loss log: ``loss_dir(run, *parts[:-1]) / "<last part>.csv"``."""
+    if not parts:
+        raise ValueError("loss_log_path: give at least the file's name")
+    return loss_dir(run, *parts[:-1]) / f"{str(parts[-1]).replace('/', '__')}.csv"
+
+
 @contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds."""

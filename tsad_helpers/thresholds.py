@@ -7,7 +7,10 @@ tail of it), never labels.
   distribution fitted to the excesses over a high initial quantile gives the score that is
   exceeded with probability ``risk``;
 - :func:`spot`: streaming POT (SPOT, same paper): calibrated with POT on the training scores,
-  then updated on each new normal-looking excess, giving one threshold per stream point.
+  then updated on each new normal-looking excess, giving one threshold per stream point;
+- :func:`calibrated`: from scores of normal training windows *and* of synthetic anomalous
+  windows (injected or generated; never real test labels): the threshold with the best F1
+  between the two at a stated anomaly share.
 
 ``make(rule, **params)`` returns a callable ``scores -> threshold`` for the command line and
 the notebooks; ``RULES`` lists the names.
@@ -103,6 +106,27 @@ def spot(train_scores, stream_scores, risk: float = 1e-3, level: float = 0.98,
                 pending = 0
             z = max(_pot_quantile(t, gamma, sigma, risk, n, len(excesses)), t)
     return out
+
+
+def calibrated(normal_scores, anomalous_scores, prior: float | None = None) -> float:
+    """The threshold t (a point is anomalous when its score > t) that best separates scores of
+    normal data from scores of synthetic anomalies: the F1 of ``score > t`` is maximised with
+    the anomalous scores weighted so that they make up ``prior`` of the data (None: their
+    share in the two inputs, which the integration ratio fixes). With TPR and FPR the shares
+    of anomalous and normal scores above t, F1 = 2 p TPR / (p TPR + (1 - p) FPR + p).
+    Among equally good thresholds the largest is taken (fewest false alarms)."""
+    normal = _scores(normal_scores, "normal_scores")
+    anomalous = _scores(anomalous_scores, "anomalous_scores")
+    p = len(anomalous) / (len(anomalous) + len(normal)) if prior is None else prior
+    if not 0 < p < 1:
+        raise ValueError(f"prior must be in (0, 1), got {prior}")
+    candidates = np.unique(np.concatenate([normal, anomalous]))
+    candidates = np.concatenate([[np.nextafter(candidates[0], -np.inf)], candidates])
+    tpr = 1 - np.searchsorted(np.sort(anomalous), candidates, side="right") / len(anomalous)
+    fpr = 1 - np.searchsorted(np.sort(normal), candidates, side="right") / len(normal)
+    f1 = 2 * p * tpr / (p * tpr + (1 - p) * fpr + p)
+    best = np.flatnonzero(f1 == f1.max())[-1]
+    return float(candidates[best])
 
 
 RULES = {"quantile": quantile, "mean_std": mean_std, "pot": pot}

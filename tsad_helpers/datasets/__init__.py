@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from . import real, synthetic
-from ._io import DataFormatError, DatasetNotFoundError
+from ._io import DataFormatError, DatasetNotFoundError, check_finite, find_file, read_numeric_table
 
 __all__ = ["Dataset", "DataFormatError", "DatasetNotFoundError", "NAMES", "REAL_NAMES",
-           "data_root", "entities", "load"]
+           "data_root", "entities", "load", "read_table"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,3 +127,15 @@ def load(name: str, entity: str | None = None, root: str | os.PathLike | None = 
             entity = loader.entities()[0]
         fields = loader.load(entity, **options)
     return Dataset(name=key, **fields)
+
+
+def read_table(relative_path: str, columns: list[str], root=None) -> np.ndarray:
+    """A numeric CSV table with a header under the data root (plain or ``.gz``), checked: the
+    header must be exactly ``columns`` and every value finite. Returns float64[rows, columns].
+    For files that are not one of the benchmarks (e.g. TimeGAN's ``stock_data.csv``)."""
+    path = find_file(data_root(root), relative_path)
+    frame = read_numeric_table(path, header=True, expected_columns=len(columns))
+    if list(frame.columns) != list(columns):
+        raise DataFormatError(f"{path}: expected columns {list(columns)}, found "
+                              f"{list(frame.columns)}")
+    return check_finite(path, frame.to_numpy(dtype=np.float64), list(columns), "error")

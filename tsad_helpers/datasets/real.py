@@ -89,9 +89,17 @@ class _ServerLoader(_Loader):
 
     n_columns = 0
     interpretation_end_inclusive = False
+    # where an entity's files lie, relative to the data root ({entity} is filled in); the
+    # entities are the files named by the "train" template
+    templates: dict[str, str] = {}
+
+    def entities(self):
+        folder, _, name = self.templates["train"].rpartition("/")
+        return sorted(_stems(self.root / folder, name.replace("{entity}", "")),
+                      key=_natural_key)
 
     def paths(self, entity: str) -> dict[str, str]:
-        raise NotImplementedError
+        return {k: v.format(entity=entity) for k, v in self.templates.items()}
 
     def load(self, entity: str, nonfinite: str = "error") -> dict:
         self._check_entity(entity)
@@ -120,28 +128,18 @@ class _ServerLoader(_Loader):
 class SMD(_ServerLoader):
     folder = "SMD"
     n_columns = 38
-
-    def entities(self):
-        return sorted(_stems(self.base / "train", ".txt"), key=_natural_key)
-
-    def paths(self, entity):
-        return {"train": f"SMD/train/{entity}.txt", "test": f"SMD/test/{entity}.txt",
-                "labels": f"SMD/test_label/{entity}.txt",
-                "interpretation": f"SMD/interpretation_label/{entity}.txt"}
+    templates = {"train": "SMD/train/{entity}.txt", "test": "SMD/test/{entity}.txt",
+                 "labels": "SMD/test_label/{entity}.txt",
+                 "interpretation": "SMD/interpretation_label/{entity}.txt"}
 
 
 class ASD(_ServerLoader):
     folder = "ASD"
     n_columns = 19
     interpretation_end_inclusive = True
-
-    def entities(self):
-        return sorted(_stems(self.base, "_train.csv"), key=_natural_key)
-
-    def paths(self, entity):
-        return {"train": f"ASD/{entity}_train.csv", "test": f"ASD/{entity}_test.csv",
-                "labels": f"ASD/{entity}_test_label.csv",
-                "interpretation": f"ASD/interpretation_label/{entity}.txt"}
+    templates = {"train": "ASD/{entity}_train.csv", "test": "ASD/{entity}_test.csv",
+                 "labels": "ASD/{entity}_test_label.csv",
+                 "interpretation": "ASD/interpretation_label/{entity}.txt"}
 
 
 class _NasaLoader(_Loader):

@@ -1,34 +1,32 @@
-"""Anomaly detectors with one interface: ``make(name, **params)``, ``.fit(train[T, C])``
-returning the detector, ``.score(series[T, C])`` returning float64[T] (higher = more
-anomalous). They follow scikit-learn's estimator contract (parameters stored in ``__init__``,
-learned state ending in ``_``, ``get_params``/``set_params``, ``random_state``).
+"""Anomaly detectors with one interface, scikit-learn / PyOD style: ``make(name, **params)``;
+``.fit(X[T, C], y=None)`` and ``.fit_windows(windows[N, L, C], labels=None)`` return the
+detector; ``.decision_function(X[T, C])`` returns float64[T], higher = more anomalous (PyOD's
+convention); ``.score_windows(windows)`` one score per window; ``uses_labels`` says whether
+labels are learned from. Parameters are stored in ``__init__``, learned state ends in ``_``
+(``get_params``/``set_params``, ``sklearn.base.clone``, ``random_state``); a refit starts from
+scratch. See :mod:`tsad_helpers.detectors.base` for the contract.
 
 Registered: ``transformer_ae_gan`` (masked, contrastive, adversarial Transformer
-autoencoder), ``lstm_ae``, ``iforest``, ``pca``, ``random``. The deep ones import TensorFlow
-only when made.
+autoencoder), ``lstm_ae``, ``window_classifier`` (supervised), ``iforest``, ``pca``,
+``random``. The Keras ones import TensorFlow only when made.
 """
 
 from __future__ import annotations
 
-from ..registry import build, lookup
+from ..registry import Registry
 from .base import Detector
 
-REGISTRY: dict[str, str] = {  # name -> "module:Class", imported on first use
+REGISTRY = Registry(__name__, "detector", {
     "transformer_ae_gan": "transformer:TransformerAEGAN",
     "lstm_ae": "lstm:LSTMAutoencoder",
+    "window_classifier": "classifier:WindowClassifier",
     "iforest": "classic:IsolationForestDetector",
     "pca": "classic:PCADetector",
     "random": "classic:RandomDetector",
-}
+})
 
 
-def detector_class(name: str) -> type[Detector]:
-    return lookup(REGISTRY, __name__, "detector", name)
-
-
-def make(name: str, **params) -> Detector:
-    """A new, unfitted detector ``name`` with ``params``."""
-    return build(detector_class(name), "detector", name, params)
-
+detector_class = REGISTRY.get  # name -> class
+make = REGISTRY.make  # make(name, **params): a new, unfitted detector; no params: the defaults
 
 __all__ = ["Detector", "REGISTRY", "detector_class", "make"]

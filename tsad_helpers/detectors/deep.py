@@ -1,86 +1,48 @@
-"""Shared machinery of the Keras detectors (``transformer_ae_gan``, ``lstm_ae``).
+"""Shared machinery of the Keras detectors (``transformer_ae_gan``, ``lstm_ae``,
+``window_classifier``), on the window contract of :mod:`tsad_helpers.detectors.base`:
 
-- windows are cut from the scaled series batch by batch (``tf.data`` gathers them from the
-  series), so neither training nor scoring materialises every overlapping window of a long
-  series;
-- early stopping (and the choice of the weights kept) uses only a validation tail of the data
-  given to ``fit`` (``validation_fraction``), never test data or labels;
-- every loss component is logged per epoch to ``loss_log`` (CSV) when given;
+- training windows come from ``fit_windows``; validation windows (``fit``: the last
+  ``validation_fraction`` of the series, cut every ``window // 4`` points, no training window
+  overlapping them) decide early stopping and which weights are kept; never test data;
+- every loss component is logged per epoch to ``loss_log`` (CSV, rewritten atomically after
+  each epoch) when given, and kept in ``history_``;
 - ``random_state`` seeds Python, NumPy and TensorFlow after clearing Keras' global state, and
   turns on TensorFlow's op determinism, so a fit is repeatable on the same machine whatever
-  ran before it in the process (:func:`fresh_seeded_state`);
-- the anomaly score of a point is the squared reconstruction error of its channels, each
-  divided by the channel's mean error on the validation tail (``normalize_errors``), averaged
-  over channels and over the windows that cover the point;
+  ran before it in the process (:func:`tsad_helpers.keras_tools.fresh_seeded_state`);
 - ``save(path)`` / ``load(path)`` keep the weights, the scaler and the parameters.
 
-Subclasses implement ``_build()`` returning a compiled ``keras.Model`` whose ``call`` maps
-windows [B, L, C] to reconstructions, and may override ``_window_scores``.
+Subclasses implement ``_build()`` returning a compiled ``keras.Model`` and
+``_window_scores``; :class:`ReconstructionDetector` adds the reconstruction-error score.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ..preprocessing import ChannelScaler, window_starts
+from ..keras_tools import EpochLog, fresh_seeded_state, history_columns, keras, tf, window_dataset
 from .base import Detector
-
-
-def keras_modules():
-    """Import TensorFlow and Keras quietly (they are slow to import; only deep detectors need
-    them)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    import tensorflow as tf
-    return tf, keras
-
-
-def fresh_seeded_state(seed: int | None, deterministic: bool = True):
-    """Start a fit from the same state whatever ran before it in the process: clear Keras'
-    global state, then seed Python, NumPy, TensorFlow and Keras (and, with ``deterministic``,
-    turn on TensorFlow's op determinism). Returns (tf, keras).
-
-    Why the clearing: without it a second identical, seeded fit in one process differed from
-    the first in the last float bits (measured: 3e-7 in the weights after 15 VAE epochs), which
-    hundreds of epochs amplify into different results; clearing removes the difference (a test
-    checks it bitwise). The likely cause is Keras' process-wide layer-name counters (``dense``,
-    then ``dense_1``, ...) changing the traced graph and so the order in which gradient
-    contributions are summed; that mechanism is inferred, not traced. Models built earlier
-    keep working after the clearing."""
-    tf, keras = keras_modules()
-    keras.backend.clear_session(free_memory=False)
-    if seed is not None:
-        keras.utils.set_random_seed(seed)
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
-    return tf, keras
 
 
 class KerasWindowDetector(Detector):
     """Base class; see the module docstring. Parameters common to all deep detectors:
     window, fit_stride, scaling ("minmax", "standard" or "robust", fitted on the training
-    series), normalize_errors, batch_size, epochs, patience, learning_rate, validation_fraction, random_state,
+    series), batch_size, epochs, patience, learning_rate, validation_fraction, random_state,
     loss_log, verbose, jit_compile (XLA for training and scoring; see ``_seed`` for its
     trade-off with bitwise repeatability)."""
 
-    score_batch = 1024
+    uses_validation = True
 
-    # -- data ---------------------------------------------------------------------------------
-    def _windows_dataset(self, z: np.ndarray, starts: np.ndarray, shuffle: bool):
-        tf, _ = keras_modules()
-        series = tf.constant(z, dtype=tf.float32)
-        offsets = tf.range(self.window, dtype=tf.int64)
-        ds = tf.data.Dataset.from_tensor_slices(starts.astype(np.int64))
-        if shuffle:
-            ds = ds.shuffle(len(starts), seed=self.random_state, reshuffle_each_iteration=True)
-        ds = ds.batch(self.batch_size, drop_remainder=shuffle and len(starts) >= 2 * self.batch_size)
-        return ds.map(lambda s: tf.gather(series, s[:, None] + offsets[None, :]),
-                      num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    # -- fit ------------------------------------------------------------------------------------
+    def _check_series(self, x, what, fitting):
+        x = super()._check_series(x, what, fitting)
+        if fitting and x.shape[0] < self.window * 2:
+            raise ValueError(f"{type(self).__name__}: {x.shape[0]} training points are too few "
+                             f"for window={self.window}")
+        return x
 
     def _seed(self) -> None:
         """Seed Python, NumPy and TensorFlow; without XLA also turn on op determinism (bitwise
@@ -91,101 +53,62 @@ class KerasWindowDetector(Detector):
         tells which one ran)."""
         fresh_seeded_state(self.random_state, deterministic=not self.jit_compile)
 
-    # -- fit ------------------------------------------------------------------------------------
-    def _fit(self, x):
-        tf, keras = keras_modules()
-        if x.shape[0] < self.window * 2:
-            raise ValueError(f"{type(self).__name__}: {x.shape[0]} training points are too few "
-                             f"for window={self.window}")
-        self._seed()
-        self.scaler_ = ChannelScaler(self.scaling).fit(x)
-        z = self.scaler_.transform(x)
+    def _split_validation(self, z, labels, validation):
+        """(training windows, labels, validation windows, validation labels): ``validation``
+        when given, else the last ``validation_fraction`` of the windows."""
+        if validation is not None:
+            return z, labels, validation[0], validation[1]
         n_val = int(round(len(z) * self.validation_fraction))
-        if n_val and n_val < self.window:
-            n_val = 0  # too short to hold one window: train without early stopping
-        head, tail = (z[:-n_val], z[-n_val:]) if n_val else (z, None)
-        train_ds = self._windows_dataset(head, window_starts(len(head), self.window,
-                                                             self.fit_stride), shuffle=True)
-        val_ds = None
-        if tail is not None:
-            val_ds = self._windows_dataset(tail, window_starts(len(tail), self.window,
-                                                               max(1, self.window // 4)), False)
+        if not n_val or n_val == len(z):
+            return z, labels, None, None
+        cut = len(z) - n_val
+        if labels is None:
+            return z[:cut], None, z[cut:], None
+        return z[:cut], labels[:cut], z[cut:], labels[cut:]
+
+    def _fit_windows(self, z, labels, validation):
+        self._seed()
+        z, labels, val, val_y = self._split_validation(z, labels, validation)
+        train_ds = self._dataset(z, labels, shuffle=True)
+        val_ds = None if val is None else self._dataset(val, val_y, shuffle=False)
         self.model_ = self._build()
         self.jit_compiled_ = bool(getattr(self.model_, "jit_compile", False))
-        callbacks = []
+        log = EpochLog(self.loss_log)
+        callbacks = [log]
         if val_ds is not None:
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor="val_rec_loss", mode="min", patience=self.patience,
-                restore_best_weights=True))
-        if self.loss_log:
-            Path(self.loss_log).parent.mkdir(parents=True, exist_ok=True)
-            callbacks.append(keras.callbacks.CSVLogger(str(self.loss_log)))
-        history = self.model_.fit(train_ds, validation_data=val_ds, epochs=self.epochs, shuffle=False,
-                                  callbacks=callbacks, verbose=self.verbose)
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-        self.epochs_run_ = len(next(iter(self.history_.values()), []))
-        self._fit_error_scale(tail if tail is not None else head)
+            monitor, mode = self._monitor(val_y)
+            callbacks.insert(0, keras.callbacks.EarlyStopping(
+                monitor=monitor, mode=mode, patience=self.patience, restore_best_weights=True))
+        self.model_.fit(train_ds, validation_data=val_ds, epochs=self.epochs, shuffle=False,
+                        callbacks=callbacks, verbose=self.verbose)
+        self.history_ = history_columns(log.rows)
+        self.epochs_run_ = len(log.rows)
+        self._after_fit(val if val is not None else z)
 
-    # -- score ----------------------------------------------------------------------------------
-    def _score(self, x):
-        if len(x) < self.window:
-            raise ValueError(f"{type(self).__name__}: series of {len(x)} points is shorter than "
-                             f"window={self.window}")
-        z = self.scaler_.transform(x)
-        starts = window_starts(len(z), self.window, 1)
-        total = np.zeros(len(z))
-        count = np.zeros(len(z))
-        offsets = np.arange(self.window)
-        view = np.lib.stride_tricks.sliding_window_view(z, self.window, axis=0)
-        for i in range(0, len(starts), self.score_batch):
-            s = starts[i:i + self.score_batch]
-            batch = np.ascontiguousarray(view[s].transpose(0, 2, 1))
-            per_step = self._window_scores(batch)  # [B, L]
-            idx = (s[:, None] + offsets[None, :]).ravel()
-            total += np.bincount(idx, weights=per_step.ravel(), minlength=len(z))
-            count += np.bincount(idx, minlength=len(z))
-        return total / count
+    def _monitor(self, validation_labels) -> tuple[str, str]:
+        """What early stopping watches, and whether lower ("min") or higher is better."""
+        return "val_rec_loss", "min"
 
-    def _channel_errors(self, batch: np.ndarray) -> np.ndarray:
-        """Squared reconstruction error of every entry of the windows: [B, L, C]."""
-        recon = np.asarray(self._reconstruct(batch))
-        return (batch - recon) ** 2
+    def _dataset(self, z, labels, shuffle):
+        return window_dataset(z, batch_size=self.batch_size, shuffle=shuffle,
+                              seed=self.random_state)
 
-    def _window_scores(self, batch: np.ndarray) -> np.ndarray:
-        """Per window step: the channels' squared errors, each divided by that channel's
-        typical error on held-out normal data (``error_scale_``), averaged: [B, L]."""
-        return (self._channel_errors(batch) / self.error_scale_).mean(axis=2)
+    def _after_fit(self, held_out: np.ndarray) -> None:
+        """Hook after training, given the validation windows (else the training windows)."""
 
-    def _fit_error_scale(self, z: np.ndarray) -> None:
-        """``error_scale_``: mean squared error per channel on windows of ``z`` (the
-        validation tail), floored at 1 % of the median channel, or ones when
-        ``normalize_errors`` is off. Without it, channels that are hard to reconstruct even
-        when normal (noisy, drifting) dominate every score."""
-        c = z.shape[1]
-        if not self.normalize_errors:
-            self.error_scale_ = np.ones(c)
-            return
-        self.error_scale_ = np.ones(c)
-        starts = window_starts(len(z), self.window, max(1, self.window // 4))
-        view = np.lib.stride_tricks.sliding_window_view(z, self.window, axis=0)
-        total = np.zeros(c)
-        for i in range(0, len(starts), self.score_batch):
-            batch = np.ascontiguousarray(view[starts[i:i + self.score_batch]].transpose(0, 2, 1))
-            total += self._channel_errors(batch).sum(axis=(0, 1))
-        mean = total / (len(starts) * self.window)
-        self.error_scale_ = np.maximum(mean, 0.01 * np.median(mean) + 1e-12)
-
-    def _reconstruct(self, batch):
-        if not hasattr(self, "_predict_fn"):
-            tf, _ = keras_modules()
+    def _predict(self, batch):
+        """The model on one batch of windows, traced once per fit (XLA when it trained so)."""
+        if not hasattr(self, "predict_fn_"):
             model = self.model_
-            self._predict_fn = tf.function(lambda b: model(b, training=False),
+            self.predict_fn_ = tf.function(lambda b: model(b, training=False),
                                            reduce_retracing=True,
-                                           jit_compile=bool(getattr(self, "jit_compiled_",
-                                                                    False)))
-        return self._predict_fn(batch)
+                                           jit_compile=bool(getattr(self, "jit_compiled_", False)))
+        return np.asarray(self.predict_fn_(batch))
 
-    # -- persistence ------------------------------------------------------------------------------
+    # -- persistence ----------------------------------------------------------------------------
+    def _fitted_meta(self) -> dict:
+        return {}
+
     def save(self, path) -> Path:
         """Save weights, scaler and parameters into the folder ``path``."""
         import joblib
@@ -197,7 +120,7 @@ class KerasWindowDetector(Detector):
         self.model_.save_weights(str(path / "model.weights.h5"))
         joblib.dump(self.scaler_, path / "scaler.joblib")
         meta = {"class": type(self).__name__, "params": self.get_params(),
-                "n_channels": self.n_channels_, "error_scale": self.error_scale_.tolist()}
+                "n_channels": self.n_channels_, **self._fitted_meta()}
         (path / "meta.json").write_text(json.dumps(meta, indent=2))
         return path
 
@@ -214,10 +137,51 @@ class KerasWindowDetector(Detector):
         det = cls(**meta["params"])
         det.n_channels_ = meta["n_channels"]
         det.scaler_ = joblib.load(path / "scaler.joblib")
-        det.error_scale_ = np.asarray(meta["error_scale"])
+        det._load_meta(meta)
         det.model_ = det._build()
         det.model_(np.zeros((1, det.window, det.n_channels_), dtype=np.float32))
         with warnings.catch_warnings():  # optimizer state is not needed to score
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
             det.model_.load_weights(str(path / "model.weights.h5"))
         return det
+
+    def _load_meta(self, meta: dict) -> None:
+        pass
+
+
+class ReconstructionDetector(KerasWindowDetector):
+    """A Keras autoencoder over windows: the score of a window step is the squared
+    reconstruction error of its channels, each divided by the channel's mean error on the
+    validation windows (``normalize_errors``), averaged over channels."""
+
+    def _after_fit(self, held_out):
+        self._fit_error_scale(held_out)
+
+    def _channel_errors(self, batch: np.ndarray) -> np.ndarray:
+        """Squared reconstruction error of every entry of the windows: [B, L, C]."""
+        return (batch - self._predict(batch)) ** 2
+
+    def _window_scores(self, batch: np.ndarray) -> np.ndarray:
+        """Per window step: the channels' squared errors, each divided by that channel's
+        typical error on held-out normal data (``error_scale_``), averaged: [B, L]."""
+        return (self._channel_errors(batch) / self.error_scale_).mean(axis=2)
+
+    def _fit_error_scale(self, z: np.ndarray) -> None:
+        """``error_scale_``: mean squared error per channel on the windows ``z``, floored at
+        1 % of the median channel, or ones when ``normalize_errors`` is off. Without it,
+        channels that are hard to reconstruct even when normal (noisy, drifting) dominate
+        every score."""
+        self.error_scale_ = np.ones(z.shape[2])
+        if not self.normalize_errors:
+            return
+        total = np.zeros(z.shape[2])
+        for i in range(0, len(z), self.score_batch):
+            total += self._channel_errors(z[i:i + self.score_batch]).sum(axis=(0, 1))
+        mean = total / (len(z) * self.window)
+        self.error_scale_ = np.maximum(mean, 0.01 * np.median(mean) + 1e-12)
+
+    def _fitted_meta(self):
+        return {"error_scale": self.error_scale_.tolist()}
+
+    def _load_meta(self, meta):
+        self.error_scale_ = np.asarray(meta["error_scale"])

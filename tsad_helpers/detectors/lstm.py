@@ -4,50 +4,42 @@ The score is the reconstruction error, as for ``transformer_ae_gan``."""
 
 from __future__ import annotations
 
-from .deep import KerasWindowDetector, keras_modules
+from ..keras_tools import TrackedModel, keras, tf
+from .deep import ReconstructionDetector
 
 
-def _model_class():
-    tf, keras = keras_modules()
+class LSTMAE(TrackedModel):
+    """Stacked LSTM encoder to one code vector, repeated and decoded by stacked LSTMs; trained
+    on the mean squared reconstruction error (``rec_loss``)."""
 
-    class LSTMAE(keras.Model):
-        def __init__(self, window, channels, units, latent):
-            super().__init__()
-            layers = keras.layers
-            self.net = keras.Sequential([
-                keras.Input((window, channels)),
-                layers.LSTM(units, return_sequences=True),
-                layers.LSTM(latent),
-                layers.RepeatVector(window),
-                layers.LSTM(latent, return_sequences=True),
-                layers.LSTM(units, return_sequences=True),
-                layers.TimeDistributed(layers.Dense(channels)),
-            ])
-            self.rec_tracker = keras.metrics.Mean(name="rec_loss")
+    def __init__(self, window, channels, units, latent, **kwargs):
+        super().__init__(("rec_loss",), **kwargs)
+        layers = keras.layers
+        self.net = keras.Sequential([
+            keras.Input((window, channels)),
+            layers.LSTM(units, return_sequences=True),
+            layers.LSTM(latent),
+            layers.RepeatVector(window),
+            layers.LSTM(latent, return_sequences=True),
+            layers.LSTM(units, return_sequences=True),
+            layers.TimeDistributed(layers.Dense(channels)),
+        ])
 
-        @property
-        def metrics(self):
-            return [self.rec_tracker]
+    def call(self, x, training=False):
+        return self.net(x, training=training)
 
-        def call(self, x, training=False):
-            return self.net(x, training=training)
+    def train_step(self, x):
+        with tf.GradientTape() as tape:
+            rec = tf.reduce_mean(tf.square(self(x, training=True) - x))
+        grads = tape.gradient(rec, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        return self.report({"rec_loss": rec})
 
-        def train_step(self, x):
-            with tf.GradientTape() as tape:
-                rec = tf.reduce_mean(tf.square(self(x, training=True) - x))
-            grads = tape.gradient(rec, self.trainable_variables)
-            self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-            self.rec_tracker.update_state(rec)
-            return {"rec_loss": self.rec_tracker.result()}
-
-        def test_step(self, x):
-            self.rec_tracker.update_state(tf.reduce_mean(tf.square(self(x) - x)))
-            return {"rec_loss": self.rec_tracker.result()}
-
-    return LSTMAE
+    def test_step(self, x):
+        return self.report({"rec_loss": tf.reduce_mean(tf.square(self(x) - x))})
 
 
-class LSTMAutoencoder(KerasWindowDetector):
+class LSTMAutoencoder(ReconstructionDetector):
     """LSTM autoencoder over windows; see :mod:`tsad_helpers.detectors.deep` for the shared
     parameters (windowing, early stopping on a validation tail, loss logging, seeding)."""
 
@@ -74,8 +66,7 @@ class LSTMAutoencoder(KerasWindowDetector):
         self.jit_compile = jit_compile
 
     def _build(self):
-        _, keras = keras_modules()
-        model = _model_class()(self.window, self.n_channels_, self.units, self.latent)
+        model = LSTMAE(self.window, self.n_channels_, self.units, self.latent)
         model.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
                       jit_compile=self.jit_compile)
         return model

@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .deep import KerasWindowDetector, keras_modules
+from ..keras_tools import TrackedModel, keras, tf
+from .deep import ReconstructionDetector
 
 
 def geometric_masks(n: int, length: int, channels: int, ratio: float, mean_length: float,
@@ -56,177 +57,154 @@ def geometric_masks(n: int, length: int, channels: int, ratio: float, mean_lengt
     return out
 
 
-def _build_model(det, tf, keras):
+def _positional_encoding(length: int, d: int):
+    pos = np.arange(length)[:, None]
+    i = np.arange(d)[None, :]
+    angle = pos / np.power(10000, (2 * (i // 2)) / d)
+    pe = np.where(i % 2 == 0, np.sin(angle), np.cos(angle))
+    return tf.constant(pe[None], dtype=tf.float32)
+
+
+def _transformer_block(x, name, heads, d, ff_dim, dropout):
     layers = keras.layers
-    L, C, d = det.window, det.n_channels_, det.d_model
+    attn = layers.MultiHeadAttention(heads, d // heads, dropout=dropout, name=f"{name}_attn")(x, x)
+    x = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_ln1")(x + attn)
+    ff = layers.Dense(ff_dim, activation="gelu", name=f"{name}_ff1")(x)
+    ff = layers.Dropout(dropout)(layers.Dense(d, name=f"{name}_ff2")(ff))
+    return layers.LayerNormalization(epsilon=1e-6, name=f"{name}_ln2")(x + ff)
 
-    def positional_encoding():
-        pos = np.arange(L)[:, None]
-        i = np.arange(d)[None, :]
-        angle = pos / np.power(10000, (2 * (i // 2)) / d)
-        pe = np.where(i % 2 == 0, np.sin(angle), np.cos(angle))
-        return tf.constant(pe[None], dtype=tf.float32)
 
-    def block(x, name):
-        attn = layers.MultiHeadAttention(det.heads, d // det.heads, dropout=det.dropout,
-                                         name=f"{name}_attn")(x, x)
-        x = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_ln1")(x + attn)
-        ff = layers.Dense(det.ff_dim, activation="gelu", name=f"{name}_ff1")(x)
-        ff = layers.Dropout(det.dropout)(layers.Dense(d, name=f"{name}_ff2")(ff))
-        return layers.LayerNormalization(epsilon=1e-6, name=f"{name}_ln2")(x + ff)
-
-    pe = positional_encoding()
+def build_networks(window, channels, d_model, heads, ff_dim, dropout, encoder_layers,
+                   decoder_layers, bottleneck, latent_dim, projection_dim):
+    """The four sub-networks: (encoder, decoder, projector, discriminator)."""
+    layers = keras.layers
+    L, C, d = window, channels, d_model
+    block = dict(heads=heads, d=d, ff_dim=ff_dim, dropout=dropout)
+    pe = _positional_encoding(L, d)
     inp = keras.Input((L, C))
     h = layers.Dense(d, name="enc_in")(inp) + pe
-    for k in range(det.encoder_layers):
-        h = block(h, f"enc{k}")
-    if det.bottleneck == "step":  # the decoder sees latent_dim numbers per step
-        h = layers.Dense(det.latent_dim, name="bottleneck")(h)
-        code_shape = (L, det.latent_dim)
-    elif det.bottleneck == "global":  # the decoder sees latent_dim numbers per window
-        h = layers.Dense(det.latent_dim, name="bottleneck")(layers.Flatten()(h))
-        code_shape = (det.latent_dim,)
+    for k in range(encoder_layers):
+        h = _transformer_block(h, f"enc{k}", **block)
+    if bottleneck == "step":  # the decoder sees latent_dim numbers per step
+        h = layers.Dense(latent_dim, name="bottleneck")(h)
+        code_shape = (L, latent_dim)
+    elif bottleneck == "global":  # the decoder sees latent_dim numbers per window
+        h = layers.Dense(latent_dim, name="bottleneck")(layers.Flatten()(h))
+        code_shape = (latent_dim,)
     else:
         code_shape = (L, d)
     encoder = keras.Model(inp, h, name="encoder")
 
     code = keras.Input(code_shape)
-    if det.bottleneck == "global":
+    if bottleneck == "global":
         g = layers.Reshape((L, d))(layers.Dense(L * d, name="dec_in")(code)) + pe
     else:
         g = layers.Dense(d, name="dec_in")(code) + pe
-    for k in range(det.decoder_layers):
-        g = block(g, f"dec{k}")
+    for k in range(decoder_layers):
+        g = _transformer_block(g, f"dec{k}", **block)
     decoder = keras.Model(code, layers.Dense(C, name="dec_out")(g), name="decoder")
 
     pooled = keras.Input(code_shape)
     z = layers.GlobalAveragePooling1D()(pooled) if len(code_shape) == 2 else pooled
     z = layers.Dense(d, activation="relu")(z)
-    projector = keras.Model(pooled, layers.Dense(det.projection_dim)(z), name="projector")
+    projector = keras.Model(pooled, layers.Dense(projection_dim)(z), name="projector")
 
     win = keras.Input((L, C))
-    q = layers.Conv1D(det.d_model, 5, padding="same", activation="leaky_relu")(win)
-    q = layers.Conv1D(det.d_model, 5, strides=2, padding="same", activation="leaky_relu")(q)
+    q = layers.Conv1D(d, 5, padding="same", activation="leaky_relu")(win)
+    q = layers.Conv1D(d, 5, strides=2, padding="same", activation="leaky_relu")(q)
     q = layers.GlobalAveragePooling1D()(q)
     discriminator = keras.Model(win, layers.Dense(1)(q), name="discriminator")
-
-    rng = np.random.default_rng(det.random_state)
-    bank = geometric_masks(det.mask_bank, L, C, det.mask_ratio, det.mask_length, rng)
-    model = _AEGAN(encoder, decoder, projector, discriminator, bank, det)
-    model.compile(g_optimizer=keras.optimizers.Adam(det.learning_rate),
-                  d_optimizer=keras.optimizers.Adam(det.learning_rate),
-                  jit_compile=det.jit_compile)
-    return model
+    return encoder, decoder, projector, discriminator
 
 
-def _model_class():
-    tf, keras = keras_modules()
-
-    class AEGAN(keras.Model):
-        """Encoder, decoder, projection head and discriminator with a custom train_step."""
-
-        def __init__(self, encoder, decoder, projector, discriminator, mask_bank, cfg):
-            super().__init__()
-            self.encoder, self.decoder = encoder, decoder
-            self.projector, self.discriminator = projector, discriminator
-            self.mask_bank = tf.constant(mask_bank.astype(np.float32))
-            self.cfg = {k: getattr(cfg, k) for k in (
-                "masking", "contrastive", "adversarial", "contrastive_weight",
-                "adversarial_weight", "temperature")}
-            self.seed_gen = keras.random.SeedGenerator(cfg.random_state)
-            self.trackers = {n: keras.metrics.Mean(name=n) for n in (
-                "loss", "rec_loss", "con_loss", "adv_loss", "disc_loss")}
-
-        @property
-        def metrics(self):
-            return list(self.trackers.values())
-
-        def compile(self, g_optimizer, d_optimizer, **kwargs):
-            super().compile(**kwargs)
-            self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
-
-        def call(self, x, training=False):
-            return self.decoder(self.encoder(x, training=training), training=training)
-
-        def build_all(self, x):
-            h = self.encoder(x)
-            self.decoder(h)
-            self.projector(h)
-            self.discriminator(x)
-
-        def _masked(self, x):
-            if not self.cfg["masking"]:
-                return x
-            idx = keras.random.randint((tf.shape(x)[0],), 0, self.mask_bank.shape[0],
-                                       seed=self.seed_gen)
-            return x * (1.0 - tf.gather(self.mask_bank, idx))
-
-        def train_step(self, x):
-            bce = keras.losses.BinaryCrossentropy(from_logits=True)
-            cfg = self.cfg
-            gen_vars = self.encoder.trainable_variables + self.decoder.trainable_variables
-            if cfg["contrastive"]:
-                gen_vars = gen_vars + self.projector.trainable_variables
-            with tf.GradientTape() as tape:
-                h1 = self.encoder(self._masked(x), training=True)
-                recon = self.decoder(h1, training=True)
-                rec = tf.reduce_mean(tf.square(recon - x))
-                loss = rec
-                con = tf.constant(0.0)
-                adv = tf.constant(0.0)
-                if cfg["contrastive"]:
-                    h2 = self.encoder(self._masked(x), training=True)
-                    con = _nt_xent(self.projector, h1, h2, cfg["temperature"])
-                    loss = loss + cfg["contrastive_weight"] * con
-                if cfg["adversarial"]:
-                    fake = self.discriminator(recon, training=False)
-                    adv = bce(tf.ones_like(fake), fake)
-                    loss = loss + cfg["adversarial_weight"] * adv
-            grads = tape.gradient(loss, gen_vars)
-            self.g_optimizer.apply_gradients(zip(grads, gen_vars))
-            disc = tf.constant(0.0)
-            if cfg["adversarial"]:
-                with tf.GradientTape() as dtape:
-                    real = self.discriminator(x, training=True)
-                    fake = self.discriminator(tf.stop_gradient(recon), training=True)
-                    disc = bce(tf.ones_like(real), real) + bce(tf.zeros_like(fake), fake)
-                dvars = self.discriminator.trainable_variables
-                self.d_optimizer.apply_gradients(zip(dtape.gradient(disc, dvars), dvars))
-            for name, value in (("loss", loss), ("rec_loss", rec), ("con_loss", con),
-                                ("adv_loss", adv), ("disc_loss", disc)):
-                self.trackers[name].update_state(value)
-            return {n: m.result() for n, m in self.trackers.items()}
-
-        def test_step(self, x):
-            rec = tf.reduce_mean(tf.square(self(x, training=False) - x))
-            self.trackers["rec_loss"].update_state(rec)
-            return {"rec_loss": self.trackers["rec_loss"].result()}
-
-    def _nt_xent(projector, h1, h2, temperature):
-        z1 = tf.math.l2_normalize(projector(h1, training=True), axis=1)
-        z2 = tf.math.l2_normalize(projector(h2, training=True), axis=1)
-        z = tf.concat([z1, z2], axis=0)
-        n = tf.shape(z1)[0]
-        sim = tf.matmul(z, z, transpose_b=True) / temperature
-        sim = sim - 1e9 * tf.eye(2 * n)  # a view is not its own negative
-        targets = tf.concat([tf.range(n, 2 * n), tf.range(0, n)], axis=0)
-        return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-            targets, sim, from_logits=True))
-
-    return AEGAN
+def nt_xent(z1, z2, temperature):
+    """NT-Xent (SimCLR) between two batches of projections: each row's positive is the same
+    row of the other view, every other row of both views is a negative."""
+    z1 = tf.math.l2_normalize(z1, axis=1)
+    z2 = tf.math.l2_normalize(z2, axis=1)
+    z = tf.concat([z1, z2], axis=0)
+    n = tf.shape(z1)[0]
+    sim = tf.matmul(z, z, transpose_b=True) / temperature
+    sim = sim - 1e9 * tf.eye(2 * n)  # a view is not its own negative
+    targets = tf.concat([tf.range(n, 2 * n), tf.range(0, n)], axis=0)
+    return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+        targets, sim, from_logits=True))
 
 
-_AEGAN_CLASS = None
+class AEGAN(TrackedModel):
+    """Encoder, decoder, projection head and discriminator with a custom ``train_step``: masked
+    reconstruction, the contrastive loss between two masked views, the adversarial loss
+    against the discriminator, and one discriminator step per batch (two optimizers)."""
+
+    def __init__(self, encoder, decoder, projector, discriminator, mask_bank, masking=True,
+                 contrastive=True, adversarial=True, contrastive_weight=0.1,
+                 adversarial_weight=0.01, temperature=0.5, seed=None, **kwargs):
+        super().__init__(("loss", "rec_loss", "con_loss", "adv_loss", "disc_loss"), **kwargs)
+        self.encoder, self.decoder = encoder, decoder
+        self.projector, self.discriminator = projector, discriminator
+        self.mask_bank = tf.constant(mask_bank.astype(np.float32))
+        self.masking, self.contrastive, self.adversarial = masking, contrastive, adversarial
+        self.contrastive_weight = contrastive_weight
+        self.adversarial_weight = adversarial_weight
+        self.temperature = temperature
+        self.seed_gen = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=False):
+        return self.decoder(self.encoder(x, training=training), training=training)
+
+    def build_all(self, x):
+        h = self.encoder(x)
+        self.decoder(h)
+        self.projector(h)
+        self.discriminator(x)
+
+    def _masked(self, x):
+        if not self.masking:
+            return x
+        idx = keras.random.randint((tf.shape(x)[0],), 0, self.mask_bank.shape[0],
+                                   seed=self.seed_gen)
+        return x * (1.0 - tf.gather(self.mask_bank, idx))
+
+    def train_step(self, x):
+        bce = keras.losses.BinaryCrossentropy(from_logits=True)
+        gen_vars = self.encoder.trainable_variables + self.decoder.trainable_variables
+        if self.contrastive:
+            gen_vars = gen_vars + self.projector.trainable_variables
+        with tf.GradientTape() as tape:
+            h1 = self.encoder(self._masked(x), training=True)
+            recon = self.decoder(h1, training=True)
+            rec = tf.reduce_mean(tf.square(recon - x))
+            loss = rec
+            con = tf.constant(0.0)
+            adv = tf.constant(0.0)
+            if self.contrastive:
+                h2 = self.encoder(self._masked(x), training=True)
+                con = nt_xent(self.projector(h1, training=True),
+                              self.projector(h2, training=True), self.temperature)
+                loss = loss + self.contrastive_weight * con
+            if self.adversarial:
+                fake = self.discriminator(recon, training=False)
+                adv = bce(tf.ones_like(fake), fake)
+                loss = loss + self.adversarial_weight * adv
+        grads = tape.gradient(loss, gen_vars)
+        self.optimizers["generator"].apply_gradients(zip(grads, gen_vars))
+        disc = tf.constant(0.0)
+        if self.adversarial:
+            with tf.GradientTape() as dtape:
+                real = self.discriminator(x, training=True)
+                fake = self.discriminator(tf.stop_gradient(recon), training=True)
+                disc = bce(tf.ones_like(real), real) + bce(tf.zeros_like(fake), fake)
+            dvars = self.discriminator.trainable_variables
+            self.optimizers["discriminator"].apply_gradients(zip(dtape.gradient(disc, dvars), dvars))
+        return self.report({"loss": loss, "rec_loss": rec, "con_loss": con, "adv_loss": adv,
+                            "disc_loss": disc})
+
+    def test_step(self, x):
+        rec = tf.reduce_mean(tf.square(self(x, training=False) - x))
+        return self.report({"rec_loss": rec})
 
 
-def _AEGAN(*args):
-    global _AEGAN_CLASS
-    if _AEGAN_CLASS is None:
-        _AEGAN_CLASS = _model_class()
-    return _AEGAN_CLASS(*args)
-
-
-class TransformerAEGAN(KerasWindowDetector):
+class TransformerAEGAN(ReconstructionDetector):
     """The flagship detector (see the module docstring). Defaults are the quick profile's
     settings; ``tsad_helpers.profiles`` holds each profile's hyperparameters."""
 
@@ -283,8 +261,19 @@ class TransformerAEGAN(KerasWindowDetector):
             raise ValueError(f"bottleneck must be None, 'step' or 'global', got {self.bottleneck!r}")
         if self.d_model % self.heads:
             raise ValueError(f"d_model={self.d_model} must be divisible by heads={self.heads}")
-        tf, keras = keras_modules()
-        model = _build_model(self, tf, keras)
+        networks = build_networks(
+            self.window, self.n_channels_, self.d_model, self.heads, self.ff_dim, self.dropout,
+            self.encoder_layers, self.decoder_layers, self.bottleneck, self.latent_dim,
+            self.projection_dim)
+        bank = geometric_masks(self.mask_bank, self.window, self.n_channels_, self.mask_ratio,
+                               self.mask_length, np.random.default_rng(self.random_state))
+        model = AEGAN(*networks, bank, masking=self.masking, contrastive=self.contrastive,
+                      adversarial=self.adversarial, contrastive_weight=self.contrastive_weight,
+                      adversarial_weight=self.adversarial_weight, temperature=self.temperature,
+                      seed=self.random_state)
+        model.compile({"generator": keras.optimizers.Adam(self.learning_rate),
+                       "discriminator": keras.optimizers.Adam(self.learning_rate)},
+                      jit_compile=self.jit_compile)
         model.build_all(np.zeros((1, self.window, self.n_channels_), dtype=np.float32))
         return model
 
@@ -304,15 +293,13 @@ class TransformerAEGAN(KerasWindowDetector):
         # anomaly cannot simply be copied through
         err = np.zeros(batch.shape)
         for mask in self._scoring_masks():
-            recon = np.asarray(self._reconstruct(batch * (1 - mask)))
-            err += ((batch - recon) ** 2) * mask
+            err += ((batch - self._predict(batch * (1 - mask))) ** 2) * mask
         return err
 
     def _window_scores(self, batch):
         err = super()._window_scores(batch)
         if not self.discriminator_weight:
             return err
-        tf, _ = keras_modules()
         logits = self.model_.discriminator(batch, training=False)
         fake = 1.0 - np.asarray(tf.sigmoid(logits))[:, 0]  # low "real" probability = anomalous
         return (1 - self.discriminator_weight) * err + self.discriminator_weight * fake[:, None]

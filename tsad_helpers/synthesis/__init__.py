@@ -7,31 +7,25 @@ Registered: ``timegan`` (Yoon et al. 2019, optionally behind a PCA projection), 
 (conditional Wasserstein GAN with gradient penalty), ``vae`` (TimeVAE-style, conditional),
 ``injection`` (typed anomalies injected into real normal windows), ``smote`` and
 ``oversample`` (imbalanced-learn over flattened windows). The Keras ones import TensorFlow
-only when made.
+only when made. A refit starts from scratch: every fitted attribute is dropped first.
 """
 
 from __future__ import annotations
 
-from ..registry import build, lookup
+from ..registry import Registry
 from .base import Synthesizer
 
-REGISTRY: dict[str, str] = {  # name -> "module:Class", imported on first use
+REGISTRY = Registry(__name__, "generator", {
     "timegan": "timegan:TimeGAN",
     "wgan_gp": "wgan:WGANGP",
     "vae": "vae:TimeVAE",
     "injection": "injection:AnomalyInjector",
     "smote": "resampling:SMOTESynthesizer",
     "oversample": "resampling:RandomOversampler",
-}
+})
 
 
-def synthesizer_class(name: str) -> type[Synthesizer]:
-    return lookup(REGISTRY, __name__, "generator", name)
-
-
-def make(name: str, **params) -> Synthesizer:
-    """A new, unfitted generator ``name`` with ``params``."""
-    return build(synthesizer_class(name), "generator", name, params)
-
+synthesizer_class = REGISTRY.get  # name -> class
+make = REGISTRY.make  # make(name, **params): a new, unfitted generator; no params: the defaults
 
 __all__ = ["Synthesizer", "REGISTRY", "synthesizer_class", "make"]

@@ -6,6 +6,11 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from ..registry import drop_fitted_state
+
+
+CLASS_NAMES = {0: "normal", 1: "anomalous"}  # window labels
+
 
 class Synthesizer(BaseEstimator):
     """Base class. Subclasses implement ``_fit(x, y)`` on validated float32 windows
@@ -17,8 +22,8 @@ class Synthesizer(BaseEstimator):
     be one of ``classes_``. A generator fitted without labels accepts only ``label=None``."""
 
     def _rng(self) -> np.random.Generator:
-        if not hasattr(self, "rng_"):
-            self.rng_ = np.random.default_rng(self.random_state)
+        """The sampling generator: seeded from ``random_state`` by every fit, advanced by every
+        draw (so successive ``sample`` calls give new windows, and a refit starts over)."""
         return self.rng_
 
     def fit(self, windows, labels=None):
@@ -37,6 +42,7 @@ class Synthesizer(BaseEstimator):
             i, t, c = np.argwhere(bad)[0]
             raise ValueError(f"{name}.fit: {int(bad.sum())} NaN/inf values (first in window {i}, "
                              f"step {t}, channel {c})")
+        drop_fitted_state(self)  # nothing survives a refit
         if labels is None:
             y = np.zeros(len(x), dtype=np.int64)
             self.conditional_ = False

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..datasets import data_root
-from ..datasets._io import DataFormatError, check_finite, find_file, read_numeric_table
+from .. import datasets
 
 STOCK_COLUMNS = ["Open", "High", "Low", "Close", "Adj_Close", "Volume"]
 
@@ -32,14 +31,10 @@ def sines(n: int = 10_000, seq_len: int = 24, dim: int = 5, seed: int = 0) -> np
 
 def stock_windows(root=None, seq_len: int = 24, seed: int = 0) -> np.ndarray:
     """TimeGAN's Stocks windows: float32[rows - seq_len, seq_len, 6] in [0, 1]."""
-    path = find_file(data_root(root), "TimeGAN/stock_data.csv")
-    frame = read_numeric_table(path, header=True, expected_columns=len(STOCK_COLUMNS))
-    if list(frame.columns) != STOCK_COLUMNS:
-        raise DataFormatError(f"{path}: expected columns {STOCK_COLUMNS}, found "
-                              f"{list(frame.columns)}")
-    values = check_finite(path, frame.to_numpy(), STOCK_COLUMNS, "error")[::-1]
+    values = datasets.read_table("TimeGAN/stock_data.csv", STOCK_COLUMNS, root)[::-1]
     if len(values) <= seq_len:
-        raise DataFormatError(f"{path}: {len(values)} rows, fewer than seq_len={seq_len}")
+        raise datasets.DataFormatError(f"TimeGAN/stock_data.csv under the data root: "
+                                       f"{len(values)} rows, fewer than seq_len={seq_len}")
     scaled = (values - values.min(axis=0)) / (values.max(axis=0) - values.min(axis=0) + 1e-7)
     windows = np.lib.stride_tricks.sliding_window_view(scaled, seq_len, axis=0)
     windows = windows.transpose(0, 2, 1)[:-1]  # as the reference loader

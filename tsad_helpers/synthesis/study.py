@@ -1,66 +1,26 @@
-"""The logic of notebook 02 (synthesis): labelled windows of a dataset's training part, the
-generators fitted on them, their samples, the fidelity table and the figures.
-
-The labelled series is the dataset's test split (the only part with labels); its first
-``train_share`` is the *training part* on which generators are fitted and against which
-fidelity is measured, the rest is held-out real data for the predictive (train on synthetic,
-test on real) score. A window is anomalous (label 1) when any of its points is labelled.
-Fidelity is measured in the [0, 1] space of a per-channel min-max scaler fitted on the real
-training windows (TimeGAN's protocol), so channels of different units weigh alike.
+"""What is particular to notebook 02 (synthesis): which labelled series the profile names and
+how finely each is windowed. The generic steps (labelled windows, fitting, sampling, saving,
+loss and example plots) are :mod:`tsad_helpers.synthesis.workflow`; the fidelity table and
+embeddings are :mod:`tsad_helpers.fidelity`.
 """
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
-import numpy as np
-import pandas as pd
-
-from .. import qa
-from ..preprocessing import window_starts
-from ..results import atomic_path, save_figure
-from . import make
-from .base import MinMaxWindows
-
-CLASS_NAMES = {0: "normal", 1: "anomalous"}
+from .. import datasets, profiles
 
 
 def load_series(settings: dict, root=None) -> tuple[list, list[str]]:
     """The labelled series of the profile (``settings["synthesis"]["series"]``: [dataset,
     entity] pairs; the synthetic benchmark with the profile's size). Returns (list of
     Dataset, list of "dataset/entity" not found under the data root)."""
-    from .. import datasets
-
     loaded, missing = [], []
     for name, entity in settings["synthesis"]["series"]:
-        options = settings.get("synthetic", {}) if name == "synthetic" else {}
         try:
-            loaded.append(datasets.load(name, entity, root, **options))
+            loaded.append(datasets.load(name, entity, root,
+                                        **profiles.dataset_options(settings, name)))
         except datasets.DatasetNotFoundError:
             missing.append(f"{name}/{entity}")
     return loaded, missing
-
-
-def labelled_windows(ds, window: int, stride: int, train_share: float):
-    """Windows of ``ds.test`` cut at ``stride``: (train_x [N, L, C], train_y [N],
-    holdout_x, holdout_y) split at ``train_share`` of the series (no window crosses it)."""
-    if not 0 < train_share < 1:
-        raise ValueError(f"train_share must be in (0, 1), got {train_share}")
-    x, y = np.asarray(ds.test, dtype=np.float32), np.asarray(ds.test_labels)
-    cut = int(len(x) * train_share)
-    out = []
-    for part_x, part_y in ((x[:cut], y[:cut]), (x[cut:], y[cut:])):
-        if len(part_x) < window:
-            raise ValueError(f"{ds.name}/{ds.entity}: a part of {len(part_x)} points is shorter "
-                             f"than window={window}")
-        starts = window_starts(len(part_x), window, stride)
-        idx = starts[:, None] + np.arange(window)[None, :]
-        out += [part_x[idx], part_y[idx].max(axis=1).astype(np.int64)]
-    if out[1].sum() == 0:
-        raise ValueError(f"{ds.name}/{ds.entity}: no anomalous window in the first "
-                         f"{train_share:.0%} of the labelled series")
-    return tuple(out)
 
 
 def stride_for(cfg: dict, dataset: str) -> int:
@@ -77,175 +37,3 @@ def stride_for(cfg: dict, dataset: str) -> int:
         raise ValueError(f"synthesis settings: stride for {dataset!r} must be an int >= 1, "
                          f"got {stride!r}")
     return stride
-
-
-NEURAL = ("timegan", "wgan_gp", "vae")
-
-
-class PerClass:
-    """One unconditional generator per class (the "separate" way of fitting), with the
-    ``sample(n, label)`` and ``history_`` (phases prefixed by the class) of one generator."""
-
-    def __init__(self, generators: dict):
-        self.generators = generators
-        self.history_ = [{**row, "phase": f"class {c}: {row['phase']}"}
-                         for c, g in generators.items() for row in getattr(g, "history_", [])]
-
-    def sample(self, n: int, label: int):
-        return self.generators[label].sample(n)
-
-
-def fit_generators(x, y, settings: dict, seed: int, loss_dir=None, separate: bool = False):
-    """Fit every generator of ``settings`` ({name: params}) on (x, y): conditional on the
-    label, or with ``separate=True`` one generator per class for the neural ones (injection,
-    SMOTE and oversampling work per class anyway). Returns ({name: fitted generator},
-    DataFrame of fit seconds)."""
-    fitted, rows = {}, []
-    for name, params in settings.items():
-        params = {**params, "random_state": seed}
-        log = Path(loss_dir) / f"{name}_seed{seed}" if loss_dir is not None else None
-        start = time.perf_counter()
-        if separate and name in NEURAL:
-            fitted[name] = PerClass({
-                int(c): make(name, **params, loss_log=None if log is None
-                             else f"{log}_class{int(c)}.csv").fit(x[y == c])
-                for c in np.unique(y)})
-        else:
-            if log is not None and name in NEURAL:
-                params["loss_log"] = f"{log}.csv"
-            fitted[name] = make(name, **params).fit(x, y)
-        rows.append({"generator": name, "fit_seconds": time.perf_counter() - start})
-    return fitted, pd.DataFrame(rows)
-
-
-def sample_like(fitted: dict, y, ratio: float = 1.0) -> dict:
-    """For each generator, ``ratio`` x as many windows per class as the real training part
-    has (injection: anomalous only). Returns {name: (windows, labels)}."""
-    out = {}
-    counts = {int(c): int((y == c).sum()) for c in np.unique(y)}
-    for name, gen in fitted.items():
-        classes = [1] if name == "injection" else sorted(counts)
-        xs, ys = [], []
-        for c in classes:
-            n = int(round(counts[c] * ratio))
-            xs.append(gen.sample(n, label=c))
-            ys.append(np.full(n, c, dtype=np.int64))
-        out[name] = (np.concatenate(xs), np.concatenate(ys))
-    return out
-
-
-def fidelity(x, y, holdout_x, holdout_y, synthetic: dict, budget: dict, classes=(0, 1),
-             seed: int = 0) -> pd.DataFrame:
-    """One row per generator and class: discriminative (mean, std), predictive (TSTR MAE on
-    the held-out real windows of the class), MMD, mean KS, ACF distance, nearest-neighbour
-    ratio (near 0: copies of training windows); plus ``real
-    (holdout)`` rows (the held-out real windows judged like a generator's, a floor for every
-    score). All in the [0, 1] space of a scaler fitted on the real training windows."""
-    scaler = MinMaxWindows().fit(x)
-    rows = []
-    candidates = {"real (holdout)": (holdout_x, holdout_y), **synthetic}
-    for name, (sx, sy) in candidates.items():
-        for c in classes:
-            real_c, synth_c, test_c = x[y == c], sx[sy == c], holdout_x[holdout_y == c]
-            if not len(synth_c) or len(real_c) < 2 or len(test_c) < 2:
-                continue
-            real_s, synth_s, test_s = (scaler.transform(a) for a in (real_c, synth_c, test_c))
-            disc = qa.discriminative_score(real_s, synth_s, repeats=budget["repeats"],
-                                           steps=budget["disc_steps"], seed=seed)
-            rows.append({
-                "generator": name, "class": CLASS_NAMES.get(c, str(c)), "windows": len(synth_c),
-                "discriminative": disc["mean"], "discriminative_std": disc["std"],
-                "predictive": qa.predictive_score(synth_s, test_s, steps=budget["pred_steps"],
-                                                  seed=seed),
-                "mmd": qa.mmd_rbf(real_s, synth_s, seed=seed),
-                "ks_mean": float(qa.ks_per_channel(real_s, synth_s)["ks"].mean()),
-                "acf_distance": qa.autocorrelation_distance(real_s, synth_s),
-                "nn_ratio": qa.nearest_neighbour_ratio(real_s, synth_s, test_s, seed=seed)})
-    return pd.DataFrame(rows)
-
-
-def plot_losses(fitted: dict, path) -> Path:
-    """Loss curves of the neural generators: one panel each, every logged loss per epoch,
-    training phases one after another (dashed lines between them)."""
-    import matplotlib.pyplot as plt
-
-    neural = {k: g for k, g in fitted.items() if getattr(g, "history_", None)}
-    if not neural:
-        raise ValueError("plot_losses: no generator with a loss history")
-    fig, axes = plt.subplots(1, len(neural), figsize=(4.6 * len(neural), 3.4), squeeze=False)
-    for ax, (name, gen) in zip(axes[0], neural.items()):
-        hist = pd.DataFrame(gen.history_)
-        step = np.arange(len(hist))
-        for col in [c for c in hist.columns if c not in ("phase", "epoch")]:
-            values = hist[col].to_numpy(float)
-            if np.isfinite(values).any():
-                ax.plot(step, values, marker="." if len(hist) < 30 else None, label=col)
-        for b in np.flatnonzero(hist["phase"].to_numpy()[1:] != hist["phase"].to_numpy()[:-1]):
-            ax.axvline(b + 0.5, color="grey", ls="--", lw=0.8)
-        ax.set_yscale("symlog", linthresh=1e-3)
-        ax.set_title(f"{name} ({' / '.join(dict.fromkeys(hist['phase']))})")
-        ax.set_xlabel("epoch (all phases)")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
-def plot_examples(x, y, synthetic: dict, path, label: int = 1, n: int = 3,
-                  channels: int = 3, seed: int = 0) -> Path:
-    """``n`` real windows of class ``label`` (top row) and ``n`` windows of each generator
-    (one row each), first ``channels`` channels, same axes per column."""
-    import matplotlib.pyplot as plt
-
-    rng = np.random.default_rng(seed)
-    rows = [("real", x[y == label])] + [(k, sx[sy == label])
-                                        for k, (sx, sy) in synthetic.items()]
-    rows = [(k, w) for k, w in rows if len(w)]
-    fig, axes = plt.subplots(len(rows), n, figsize=(3.2 * n, 1.6 * len(rows)), sharex=True,
-                             sharey="col", squeeze=False)
-    for r, (name, w) in enumerate(rows):
-        pick = w[rng.choice(len(w), size=min(n, len(w)), replace=False)]
-        for j in range(n):
-            ax = axes[r, j]
-            if j < len(pick):
-                ax.plot(pick[j][:, :channels], lw=1)
-            if j == 0:
-                ax.set_ylabel(name, fontsize=8)
-    fig.suptitle(f"{CLASS_NAMES.get(label, label)} windows: real (top) and synthetic",
-                 fontsize=10)
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
-def plot_embeddings(x, y, synthetic: dict, folder, label: int = 1, seed: int = 0) -> list[Path]:
-    """PCA and t-SNE of real vs synthetic windows of class ``label``, one figure per
-    generator (scaled like :func:`fidelity`)."""
-    scaler = MinMaxWindows().fit(x)
-    paths = []
-    for name, (sx, sy) in synthetic.items():
-        if (sy == label).sum() < 2 or (y == label).sum() < 2:
-            continue
-        path = Path(folder) / f"embedding_{name}_{CLASS_NAMES.get(label, label)}.png"
-        qa.embedding_plot(scaler.transform(x[y == label]), scaler.transform(sx[sy == label]),
-                          path, seed=seed, title=name)
-        paths.append(path)
-    return paths
-
-
-def save_synthetic(synthetic: dict, path, **meta) -> Path:
-    """Every generator's windows and labels in one ``.npz`` (keys ``<name>__x``,
-    ``<name>__y``, plus ``meta`` values), written atomically."""
-    arrays = {}
-    for name, (sx, sy) in synthetic.items():
-        arrays[f"{name}__x"], arrays[f"{name}__y"] = sx, sy
-    arrays.update({f"meta__{k}": np.asarray(v) for k, v in meta.items()})
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-    return Path(path)
-
-
-def load_synthetic(path) -> dict:
-    """The windows written by :func:`save_synthetic`: {name: (windows, labels)}."""
-    with np.load(path) as data:
-        names = sorted({k.split("__")[0] for k in data.files if not k.startswith("meta__")})
-        return {k: (data[f"{k}__x"], data[f"{k}__y"]) for k in names}

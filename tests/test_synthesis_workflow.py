@@ -1,10 +1,11 @@
-"""The logic of notebook 02 (tsad_helpers.synthesis.study)."""
+"""Fitting generators on labelled windows (tsad_helpers.synthesis.workflow), the fidelity
+table, and what is particular to notebook 02 (tsad_helpers.synthesis.study)."""
 
 import numpy as np
 import pytest
 
-from tsad_helpers import datasets, profiles
-from tsad_helpers.synthesis import study
+from tsad_helpers import datasets, fidelity, profiles
+from tsad_helpers.synthesis import study, workflow
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +15,7 @@ def ds():
 
 
 def test_labelled_windows_split_and_labels(ds):
-    x, y, hx, hy = study.labelled_windows(ds, window=20, stride=5, train_share=0.6)
+    x, y, hx, hy = workflow.labelled_windows(ds, window=20, stride=5, train_share=0.6)
     assert x.shape[1:] == (20, 4) and hx.shape[1:] == (20, 4)
     assert len(x) == (600 - 20) // 5 + 1 and len(hx) == (400 - 20) // 5 + 1
     # a window is anomalous iff it holds a labelled point; none crosses the cut at 600
@@ -23,33 +24,33 @@ def test_labelled_windows_split_and_labels(ds):
     np.testing.assert_array_equal(hx[0], ds.test[600:620])
     assert y.sum() > 0 and hy.sum() > 0
     with pytest.raises(ValueError, match="train_share"):
-        study.labelled_windows(ds, 20, 5, 1.0)
+        workflow.labelled_windows(ds, 20, 5, 1.0)
     with pytest.raises(ValueError, match="shorter than window=500"):
-        study.labelled_windows(ds, 500, 5, 0.6)
+        workflow.labelled_windows(ds, 500, 5, 0.6)
 
 
 def test_fit_sample_fidelity_save(ds, tmp_path):
-    x, y, hx, hy = study.labelled_windows(ds, window=16, stride=4, train_share=0.6)
+    x, y, hx, hy = workflow.labelled_windows(ds, window=16, stride=4, train_share=0.6)
     gens = {"injection": {}, "smote": {}, "oversample": {}}
-    fitted, times = study.fit_generators(x, y, gens, seed=0, loss_dir=tmp_path / "loss")
+    fitted, times = workflow.fit_generators(x, y, gens, seed=0, loss_dir=tmp_path / "loss")
     assert list(times["generator"]) == list(gens)
-    synth = study.sample_like(fitted, y, ratio=2.0)
+    synth = workflow.sample_like(fitted, y, ratio=2.0)
     n1, n0 = int(y.sum()), int((y == 0).sum())
     assert (synth["injection"][1] == 1).all() and len(synth["injection"][1]) == 2 * n1
     assert (np.bincount(synth["smote"][1]) == [2 * n0, 2 * n1]).all()
-    table = study.fidelity(x, y, hx, hy, synth, {"repeats": 1, "disc_steps": 5,
+    table = fidelity.fidelity_table(x, y, hx, hy, synth, {"repeats": 1, "disc_steps": 5,
                                                  "pred_steps": 5}, classes=[1])
     assert list(table["generator"]) == ["real (holdout)", "injection", "smote", "oversample"]
     row = table.set_index("generator")
     assert row.loc["oversample", "nn_ratio"] < 0.01 < row.loc["injection", "nn_ratio"]
-    path = study.save_synthetic(synth, tmp_path / "w.npz", train_share=0.6)
-    back = study.load_synthetic(path)
+    path = workflow.save_synthetic(synth, tmp_path / "w.npz", train_share=0.6)
+    back = workflow.load_synthetic(path)
     assert set(back) == set(gens)
     np.testing.assert_array_equal(back["smote"][0], synth["smote"][0])
-    assert study.plot_examples(x, y, synth, tmp_path / "ex.png").stat().st_size > 1000
-    assert len(study.plot_embeddings(x, y, synth, tmp_path)) == 3
+    assert workflow.plot_examples(x, y, synth, tmp_path / "ex.png").stat().st_size > 1000
+    assert len(fidelity.plot_embeddings(x, y, synth, tmp_path)) == 3
     with pytest.raises(ValueError, match="no generator with a loss history"):
-        study.plot_losses(fitted, tmp_path / "l.png")
+        workflow.plot_losses(fitted, tmp_path / "l.png")
 
 
 def test_load_series_reports_missing(tmp_path):
@@ -61,20 +62,20 @@ def test_load_series_reports_missing(tmp_path):
 
 
 def test_separate_generators_per_class(ds, tmp_path):
-    x, y, _, _ = study.labelled_windows(ds, window=16, stride=4, train_share=0.6)
+    x, y, _, _ = workflow.labelled_windows(ds, window=16, stride=4, train_share=0.6)
     gens = {"vae": {"hidden": 8, "epochs": 2, "batch_size": 32}}
-    fitted, _ = study.fit_generators(x, y, gens, seed=0, loss_dir=tmp_path, separate=True)
+    fitted, _ = workflow.fit_generators(x, y, gens, seed=0, loss_dir=tmp_path, separate=True)
     per_class = fitted["vae"]
     assert set(per_class.generators) == {0, 1}
     assert not per_class.generators[1].conditional_  # each fitted on one class only
     assert len(per_class.generators[1].window_shape_) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vae_seed0_class0.csv",
                                                           "vae_seed0_class1.csv"]
-    synth = study.sample_like(fitted, y)
+    synth = workflow.sample_like(fitted, y)
     assert (np.bincount(synth["vae"][1]) == np.bincount(y)).all()
     phases = {row["phase"] for row in per_class.history_}
     assert phases == {"class 0: train", "class 1: train"}
-    assert study.plot_losses(fitted, tmp_path / "l.png").exists()
+    assert workflow.plot_losses(fitted, tmp_path / "l.png").exists()
 
 
 def test_stride_per_dataset():

@@ -1,5 +1,6 @@
-"""Fidelity of synthetic windows against real ones (the checks of TimeGAN, Yoon et al. 2019,
-and of the study this repository reproduces).
+"""Fidelity of synthetic windows against real ones: the checks of TimeGAN (Yoon et al. 2019)
+and of the study this repository reproduces. (The checks of the datasets themselves are
+:mod:`tsad_helpers.data_quality`.)
 
 - :func:`discriminative_score`: a post-hoc GRU classifier learns real vs synthetic on 80 % of
   both (equal numbers), is tested on the other 20 %; the score is |accuracy - 0.5| (0 =
@@ -16,16 +17,23 @@ and of the study this repository reproduces).
 - :func:`nearest_neighbour_ratio`: how far synthetic windows lie from their nearest
   training window compared with held-out real windows (near 0: memorised copies);
 - :func:`embedding_plot`: PCA and t-SNE of real and synthetic windows (channel-averaged, as in
-  TimeGAN's figures).
+  TimeGAN's figures); :func:`plot_embeddings` one per generator;
+- :func:`fidelity_table`: all of them for several generators and both classes, beside
+  held-out real windows judged the same way (the floor of every score).
 
 Inputs are windows [N, L, C] on the same scale (TimeGAN's protocol scales both to [0, 1]).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from .results import save_figure
+from .synthesis.base import CLASS_NAMES, MinMaxWindows
 
 
 def _check_pair(real, synth, what: str):
@@ -42,7 +50,7 @@ def _check_pair(real, synth, what: str):
 
 
 def _seeded(seed):
-    from .detectors.deep import fresh_seeded_state
+    from .keras_tools import fresh_seeded_state
 
     return fresh_seeded_state(seed)
 
@@ -60,10 +68,9 @@ def _epochs(steps: int, n: int, batch_size: int) -> int:
 
 
 def _predict(net, x: np.ndarray) -> np.ndarray:
-    """Outputs of ``net`` in batches of 1024 (direct calls: no predict-function retracing
-    warnings when many small networks are trained in a loop)."""
-    return np.concatenate([np.asarray(net(x[i:i + 1024], training=False))
-                           for i in range(0, len(x), 1024)])
+    from .keras_tools import predict_batches
+
+    return predict_batches(lambda b: net(b, training=False), x)
 
 
 def discriminative_score(real, synth, repeats: int = 3, steps: int = 2000,
@@ -218,19 +225,51 @@ def embedding_plot(real, synth, path=None, max_windows: int = 1000, seed: int = 
         ax.legend(markerscale=3)
     fig.tight_layout()
     if path is not None:
-        from .results import save_figure
         save_figure(fig, path)
     return fig
 
 
-def fidelity_table(real, synth, repeats: int = 3, disc_steps: int = 2000,
-                   pred_steps: int = 5000, seed: int = 0) -> dict:
-    """Every score above for one generator: discriminative (mean, std), predictive (TSTR
-    MAE), MMD, mean and max KS over channels, autocorrelation distance."""
-    disc = discriminative_score(real, synth, repeats=repeats, steps=disc_steps, seed=seed)
-    ks = ks_per_channel(real, synth)
-    return {"discriminative": disc["mean"], "discriminative_std": disc["std"],
-            "predictive": predictive_score(synth, real, steps=pred_steps, seed=seed),
-            "mmd": mmd_rbf(real, synth, seed=seed), "ks_mean": float(ks["ks"].mean()),
-            "ks_max": float(ks["ks"].max()),
-            "acf_distance": autocorrelation_distance(real, synth)}
+def fidelity_table(x, y, holdout_x, holdout_y, synthetic: dict, budget: dict,
+                   classes=(0, 1), seed: int = 0) -> pd.DataFrame:
+    """Every score above for each generator's windows (``synthetic``: {name: (windows,
+    labels)}) against the real training windows (x, y), one row per generator and class:
+    discriminative (mean, std), predictive (TSTR MAE on the held-out real windows of the
+    class), MMD, mean KS, ACF distance, nearest-neighbour ratio (near 0: copies of training
+    windows); plus ``real (holdout)`` rows (the held-out real windows judged like a generator's, a floor for every
+    score). All in the [0, 1] space of a scaler fitted on the real training windows."""
+    scaler = MinMaxWindows().fit(x)
+    rows = []
+    candidates = {"real (holdout)": (holdout_x, holdout_y), **synthetic}
+    for name, (sx, sy) in candidates.items():
+        for c in classes:
+            real_c, synth_c, test_c = x[y == c], sx[sy == c], holdout_x[holdout_y == c]
+            if not len(synth_c) or len(real_c) < 2 or len(test_c) < 2:
+                continue
+            real_s, synth_s, test_s = (scaler.transform(a) for a in (real_c, synth_c, test_c))
+            disc = discriminative_score(real_s, synth_s, repeats=budget["repeats"],
+                                        steps=budget["disc_steps"], seed=seed)
+            rows.append({
+                "generator": name, "class": CLASS_NAMES.get(c, str(c)), "windows": len(synth_c),
+                "discriminative": disc["mean"], "discriminative_std": disc["std"],
+                "predictive": predictive_score(synth_s, test_s, steps=budget["pred_steps"],
+                                               seed=seed),
+                "mmd": mmd_rbf(real_s, synth_s, seed=seed),
+                "ks_mean": float(ks_per_channel(real_s, synth_s)["ks"].mean()),
+                "acf_distance": autocorrelation_distance(real_s, synth_s),
+                "nn_ratio": nearest_neighbour_ratio(real_s, synth_s, test_s, seed=seed)})
+    return pd.DataFrame(rows)
+
+
+def plot_embeddings(x, y, synthetic: dict, folder, label: int = 1, seed: int = 0) -> list[Path]:
+    """PCA and t-SNE of real vs synthetic windows of class ``label``, one figure per
+    generator (scaled like :func:`fidelity_table`)."""
+    scaler = MinMaxWindows().fit(x)
+    paths = []
+    for name, (sx, sy) in synthetic.items():
+        if (sy == label).sum() < 2 or (y == label).sum() < 2:
+            continue
+        path = Path(folder) / f"embedding_{name}_{CLASS_NAMES.get(label, label)}.png"
+        embedding_plot(scaler.transform(x[y == label]), scaler.transform(sx[sy == label]),
+                       path, seed=seed, title=name)
+        paths.append(path)
+    return paths

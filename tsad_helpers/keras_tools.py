@@ -1,0 +1,132 @@
+"""Keras plumbing shared by the deep detectors, the neural generators and the fidelity checks:
+
+- :func:`keras_modules`: TensorFlow and Keras imported quietly (only modules with Keras models
+  import this one, so ``import tsad_helpers`` stays light);
+- :func:`fresh_seeded_state`: a fit that starts from the same state whatever ran before it in
+  the process;
+- :func:`window_dataset`: a ``tf.data`` pipeline over windows [N, L, C] (optionally with
+  one-hot conditions or targets), shuffled by a seed;
+- :class:`TrackedModel`: the base of models with their own training step (named losses,
+  one optimizer per trained part);
+- :class:`EpochLog`: a callback that keeps every logged loss per epoch (and training phase)
+  and writes the table atomically as CSV after each epoch;
+- :func:`predict_batches`: a model's outputs for many windows, a bounded batch at a time.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+
+def keras_modules():
+    """(tf, keras), for code that wants them without importing this module at its top."""
+    return tf, keras
+
+
+def fresh_seeded_state(seed: int | None, deterministic: bool = True):
+    """Start a fit from the same state whatever ran before it in the process: clear Keras'
+    global state, then seed Python, NumPy, TensorFlow and Keras (and, with ``deterministic``,
+    turn on TensorFlow's op determinism). Returns (tf, keras).
+
+    Why the clearing: without it a second identical, seeded fit in one process differed from
+    the first in the last float bits (measured: 3e-7 in the weights after 15 VAE epochs), which
+    hundreds of epochs amplify into different results; clearing removes the difference (a test
+    checks it bitwise). The likely cause is Keras' process-wide layer-name counters (``dense``,
+    then ``dense_1``, ...) changing the traced graph and so the order in which gradient
+    contributions are summed; that mechanism is inferred, not traced. Models built earlier
+    keep working after the clearing.
+
+    Op determinism cannot be turned off again inside a process, and Keras refuses XLA
+    (``jit_compile``) while it is on: callers that want XLA pass ``deterministic=False``."""
+    keras.backend.clear_session(free_memory=False)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    return tf, keras
+
+
+def window_dataset(windows: np.ndarray, *others: np.ndarray, batch_size: int,
+                   shuffle: bool = False, seed: int | None = None,
+                   drop_remainder: bool | None = None):
+    """Batches of ``windows`` (float32 [N, L, C]), zipped with ``others`` (arrays of N rows:
+    conditions, targets, sample weights) when given. ``shuffle`` reshuffles every epoch from
+    ``seed``. ``drop_remainder`` (default: when shuffling and at least two full batches exist)
+    keeps every training batch the same size."""
+    tensors = (np.asarray(windows, dtype=np.float32),) + tuple(np.asarray(o) for o in others)
+    n = len(tensors[0])
+    ds = tf.data.Dataset.from_tensor_slices(tensors if others else tensors[0])
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    if drop_remainder is None:
+        drop_remainder = shuffle and n >= 2 * batch_size
+    return ds.batch(min(batch_size, n) if drop_remainder else batch_size,
+                    drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+class TrackedModel(keras.Model):
+    """Base of the models with their own ``train_step``: ``tracked`` names the losses reported
+    each epoch (running means, reset by Keras every epoch), :meth:`report` updates and returns
+    them, and ``compile(optimizers={part: optimizer})`` gives each trained part its own
+    optimizer (GANs: generator and discriminator/critic)."""
+
+    def __init__(self, tracked: tuple[str, ...], **kwargs):
+        super().__init__(**kwargs)
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in tracked}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def compile(self, optimizers: dict | None = None, **kwargs):
+        super().compile(**kwargs)
+        self.optimizers = dict(optimizers or {})
+
+    def report(self, values: dict) -> dict:
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: self.trackers[name].result() for name in values}
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Every value Keras logs at the end of an epoch, one row per epoch, in ``rows``; written
+    to ``path`` (CSV, atomically, after each epoch) when given. ``phase`` adds a first column
+    naming the training phase (models trained in several phases append to one log)."""
+
+    def __init__(self, path=None, phase: str | None = None, rows: list | None = None):
+        super().__init__()
+        self.path = path
+        self.phase = phase
+        self.rows = [] if rows is None else rows
+
+    def on_epoch_end(self, epoch, logs=None):
+        import pandas as pd
+
+        from .results import save_table
+
+        row = {} if self.phase is None else {"phase": self.phase}
+        row["epoch"] = epoch
+        row.update((k, float(v)) for k, v in sorted((logs or {}).items()))
+        self.rows.append(row)
+        if self.path:
+            save_table(pd.DataFrame(self.rows), self.path)
+
+
+def history_columns(rows: list[dict]) -> dict[str, list[float]]:
+    """{loss name: values per epoch} from :class:`EpochLog` rows (phase and epoch dropped)."""
+    keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in ("phase", "epoch")]
+    return {k: [float(r.get(k, np.nan)) for r in rows] for k in keys}
+
+
+def predict_batches(fn, x: np.ndarray, batch: int = 1024) -> np.ndarray:
+    """``fn`` applied to ``x`` in slices of ``batch`` rows, results concatenated (direct model
+    calls: no predict-function retracing when many small models are used in a loop)."""
+    if len(x) == 0:
+        raise ValueError("predict_batches: no rows to predict")
+    return np.concatenate([np.asarray(fn(x[i:i + batch])) for i in range(0, len(x), batch)])
