@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tsad_helpers.preprocessing import (ChannelScaler, sliding_windows, window_starts,
+from tsad_helpers.preprocessing import (ChannelScaler, PointScores, sliding_windows, window_starts,
                                         windows_to_points)
 
 
@@ -111,3 +111,18 @@ def test_windows_cover_every_point_and_invert(n, length, stride, channels):
     np.testing.assert_allclose(back_max, x[:, 0])
     # a constant window score maps to the same constant everywhere
     np.testing.assert_allclose(windows_to_points(np.full(len(w), 2.5), n, length, stride), 2.5)
+
+
+def test_point_scores_in_batches_equal_windows_to_points():
+    rng = np.random.default_rng(0)
+    n, length = 103, 7
+    starts = window_starts(n, length, 1)
+    per_step = rng.random((len(starts), length))
+    whole = windows_to_points(per_step, n, length, 1)
+    points = PointScores(n, length)
+    for i in range(0, len(starts), 10):
+        points.add(starts[i:i + 10], per_step[i:i + 10])
+    np.testing.assert_allclose(points.result(), whole, rtol=1e-12)
+    assert np.isnan(PointScores(5, 2).result()).all()  # no window: no score
+    with pytest.raises(ValueError, match="window scores of shape"):
+        points.add(starts[:3], per_step[:2])

@@ -51,3 +51,19 @@ def test_errors():
         thresholds.make("oracle")
     with pytest.raises(ValueError, match="shape of scores"):
         metrics.evaluate([1.0, 2.0], [0, 1], [1.0, 2.0, 3.0])
+
+
+def test_calibrated_threshold_separates_normal_from_synthetic_anomalies():
+    rng = np.random.default_rng(0)
+    normal, anomalous = rng.normal(0, 1, 2000), rng.normal(5, 1, 200)
+    t = thresholds.calibrated(normal, anomalous)
+    assert 1.5 < t < 4.0
+    assert (normal > t).mean() < 0.05 and (anomalous > t).mean() > 0.9
+    # a rarer anomaly class asks for fewer false alarms: the threshold moves up
+    assert thresholds.calibrated(normal, anomalous, prior=0.001) > t
+    # perfectly separated: the largest threshold that keeps every anomaly
+    assert thresholds.calibrated([0.0, 1.0, 2.0], [5.0, 6.0]) == 2.0
+    with pytest.raises(ValueError, match="prior"):
+        thresholds.calibrated(normal, anomalous, prior=1.5)
+    with pytest.raises(ValueError, match="anomalous_scores are empty"):
+        thresholds.calibrated(normal, [])
