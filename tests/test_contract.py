@@ -102,6 +102,16 @@ def test_unsupervised_detectors_use_labels_only_to_calibrate(two):
         det.fit_windows(w[:, :4])
 
 
+def test_labelled_series_calibrate_a_deep_detector(two):
+    """fit(X, y) on a labelled series: anomalous training and validation windows are set
+    aside (not learned from, not used for early stopping) and set the threshold."""
+    a, _ = two
+    det = detectors.make("lstm_ae", **DETECTOR_PARAMS["lstm_ae"]).fit(a.test, a.test_labels)
+    scores = det.score_windows(sliding_windows(a.test, 16, 4))
+    assert scores.min() < det.threshold_ < scores.max()
+    assert detectors.make("lstm_ae", **DETECTOR_PARAMS["lstm_ae"]).fit(a.train).threshold_ is None
+
+
 def test_supervised_window_classifier(two):
     a, _ = two
     det = detectors.make("window_classifier", window=16, fit_stride=2, epochs=30, patience=10)

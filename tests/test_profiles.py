@@ -49,3 +49,10 @@ def test_loss_paths():
         REPO_ROOT / "loss" / "paper" / "nab" / "realKnownCause__x" / "pca_seed0.csv")
     assert loss_dir("smoke", "02_synthesis", "synthetic/syn-1") == (
         REPO_ROOT / "loss" / "smoke" / "02_synthesis" / "synthetic__syn-1")
+
+
+@pytest.mark.parametrize("name", ["transformer_ae_gan", "lstm_ae", "iforest", "pca"])
+def test_detector_defaults_are_the_paper_benchmark_settings(name):
+    made = detectors.make(name).get_params()
+    for key, value in profiles.get("paper")["detectors"][name].items():
+        assert made[key] == value, (name, key)

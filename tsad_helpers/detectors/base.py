@@ -151,8 +151,32 @@ class Detector(BaseEstimator):
         entry of the windows trained on."""
         w = self._check_windows(windows, "fit_windows", fitting=True)
         y = None if labels is None else self._check_labels(labels, len(w), "fit_windows")
+        if validation is not None and not self.uses_validation:
+            raise ValueError(f"{type(self).__name__}.fit_windows: got validation windows, but "
+                             "this detector has no use for them (no early stopping)")
         self._reset()
         self.n_channels_ = w.shape[2]
+        self.scaler_ = self._fit_scaler(w, y, scale_on)
+        val, val_y = validation if isinstance(validation, tuple) else (validation, None)
+        if val is not None:
+            val = self._scale(self._check_windows(val, "fit_windows(validation)", fitting=True))
+            val_y = None if val_y is None else self._check_labels(val_y, len(val), "validation")
+        z = self._scale(w)
+        anomalous = z[:0]
+        if not self.uses_labels:
+            z, y, val, val_y, anomalous = self._set_aside_anomalies(z, y, val, val_y)
+        self._fit_windows(z, y, None if val is None else (val, val_y))
+        self.threshold_ = None
+        if len(anomalous):
+            normal = val if val is not None else z
+            self.threshold_ = thresholds.calibrated(self._scores_of(normal),
+                                                    self._scores_of(anomalous))
+        return self
+
+    def _fit_scaler(self, w, y, scale_on):
+        """The per-channel scaler, fitted on ``scale_on`` or on the windows trained on."""
+        if not self.scaling:
+            return None
         if scale_on is None:
             trained = w if y is None or self.uses_labels else w[y == 0]
             points = trained.reshape(-1, w.shape[2])
@@ -161,29 +185,23 @@ class Detector(BaseEstimator):
         if points.ndim != 2 or points.shape[1] != w.shape[2]:
             raise ValueError(f"{type(self).__name__}.fit_windows: scale_on of shape "
                              f"{points.shape} does not match windows with {w.shape[2]} channels")
-        self.scaler_ = ChannelScaler(self.scaling).fit(points) if self.scaling else None
-        val, val_y = validation if isinstance(validation, tuple) else (validation, None)
-        if val is not None:
-            val = self._scale(self._check_windows(val, "fit_windows(validation)", fitting=True))
-            val_y = None if val_y is None else self._check_labels(val_y, len(val), "validation")
-        z = self._scale(w)
-        held_out = None
-        if y is not None and not self.uses_labels:
-            held_out = z[y == 1]
+        return ChannelScaler(self.scaling).fit(points)
+
+    def _set_aside_anomalies(self, z, y, val, val_y):
+        """Unsupervised detectors: windows labelled 1 (training or validation) are not learned
+        from; they are returned apart to calibrate the threshold."""
+        parts = [z[:0]]
+        if y is not None:
+            parts.append(z[y == 1])
             z, y = z[y == 0], None
-            if not len(z):
-                raise ValueError(f"{type(self).__name__}.fit_windows: every window is labelled "
-                                 "anomalous; an unsupervised detector needs normal windows")
-        if val is not None and not self.uses_validation:
-            raise ValueError(f"{type(self).__name__}.fit_windows: got validation windows, but "
-                             "this detector has no use for them (no early stopping)")
-        self._fit_windows(z, y, None if val is None else (val, val_y))
-        self.threshold_ = None
-        if held_out is not None and len(held_out):
-            normal = val if val is not None else z
-            self.threshold_ = thresholds.calibrated(self._scores_of(normal),
-                                                    self._scores_of(held_out))
-        return self
+        if val_y is not None:
+            parts.append(val[val_y == 1])
+            val, val_y = val[val_y == 0], None
+        if not len(z) or (val is not None and not len(val)):
+            raise ValueError(f"{type(self).__name__}.fit_windows: every training (or "
+                             "validation) window is labelled anomalous; an unsupervised "
+                             "detector needs normal windows")
+        return z, y, val, val_y, np.concatenate(parts)
 
     def _scale(self, w: np.ndarray) -> np.ndarray:
         if self.scaler_ is None:

@@ -41,11 +41,12 @@ class LSTMAE(TrackedModel):
 
 class LSTMAutoencoder(ReconstructionDetector):
     """LSTM autoencoder over windows; see :mod:`tsad_helpers.detectors.deep` for the shared
-    parameters (windowing, early stopping on a validation tail, loss logging, seeding)."""
+    parameters (windowing, early stopping on a validation tail, loss logging, seeding).
+    Defaults: the detector benchmark's (paper profile) settings."""
 
     def __init__(self, window: int = 32, fit_stride: int = 2, scaling: str = "minmax",
                  normalize_errors: bool = True, units: int = 64, latent: int = 32,
-                 batch_size: int = 64, epochs: int = 20, patience: int = 3,
+                 batch_size: int = 64, epochs: int = 30, patience: int = 4,
                  learning_rate: float = 1e-3, validation_fraction: float = 0.1,
                  random_state: int | None = 0, loss_log: str | None = None, verbose: int = 0,
                  jit_compile: bool = False):

@@ -205,8 +205,8 @@ class AEGAN(TrackedModel):
 
 
 class TransformerAEGAN(ReconstructionDetector):
-    """The flagship detector (see the module docstring). Defaults are the quick profile's
-    settings; ``tsad_helpers.profiles`` holds each profile's hyperparameters."""
+    """The flagship detector (see the module docstring). Defaults are the detector benchmark's
+    (paper profile) settings; ``tsad_helpers.profiles`` holds each profile's."""
 
     def __init__(self, window: int = 32, fit_stride: int = 2, scaling: str = "minmax",
                  normalize_errors: bool = True, d_model: int = 32,
@@ -218,8 +218,9 @@ class TransformerAEGAN(ReconstructionDetector):
                  mask_bank: int = 4096, contrastive: bool = True,
                  contrastive_weight: float = 0.1, temperature: float = 0.5,
                  adversarial: bool = True, adversarial_weight: float = 0.01,
-                 discriminator_weight: float = 0.0, score_masks: int = 6, batch_size: int = 64, epochs: int = 20,
-                 patience: int = 3, learning_rate: float = 1e-3,
+                 discriminator_weight: float = 0.0, score_masks: int = 6,
+                 batch_size: int = 64, epochs: int = 30, patience: int = 4,
+                 learning_rate: float = 1e-3,
                  validation_fraction: float = 0.1, random_state: int | None = 0,
                  loss_log: str | None = None, verbose: int = 0, jit_compile: bool = False):
         self.window = window
