@@ -1,5 +1,6 @@
-"""One setting of the VAE on TimeGAN's Stocks windows at a time: fit the paper-budget VAE
-(300 epochs, the protocol's other settings) for each value, then score its samples with the
+"""One setting of the VAE on TimeGAN's Stocks windows at a time: fit the default VAE (the
+protocol's settings: 300 epochs, hidden 64, latent 8, reconstruction weight 10) with one
+parameter changed, for each value, then score its samples with the
 protocol's metrics (discriminative: mean ± std over ``--repeats`` classifiers; predictive: one
 predictor). Appends to benchmarks/results/vae_sweep.csv.
 
@@ -19,12 +20,10 @@ import time
 import numpy as np
 import pandas as pd
 
-from tsad_helpers import qa, synthesis
+from tsad_helpers import fidelity, synthesis
 from tsad_helpers.results import REPO_ROOT, save_table
 from tsad_helpers.synthesis.protocol import stock_windows
 
-BASE = {"epochs": 300, "batch_size": 64, "latent_dim": 8, "hidden": 64,
-        "reconstruction_weight": 10.0}
 OUT = REPO_ROOT / "benchmarks" / "results" / "vae_sweep.csv"
 
 
@@ -40,11 +39,11 @@ def main() -> None:
     for value in args.values:
         value = value if args.param == "reconstruction_weight" else int(value)
         start = time.perf_counter()
-        gen = synthesis.make("vae", **{**BASE, args.param: value}, random_state=0).fit(x)
+        gen = synthesis.make("vae", **{args.param: value}, random_state=0).fit(x)
         fit_s = time.perf_counter() - start
         synth = gen.sample(len(x))
-        disc = qa.discriminative_score(x, synth, repeats=args.repeats, steps=2000, seed=0)
-        pred = qa.predictive_score(synth, x, steps=5000, seed=0)
+        disc = fidelity.discriminative_score(x, synth, repeats=args.repeats, steps=2000, seed=0)
+        pred = fidelity.predictive_score(synth, x, steps=5000, seed=0)
         rows.append({"param": args.param, "value": value, "repeats": args.repeats,
                      "discriminative": disc["mean"], "discriminative_std": disc["std"],
                      "predictive": pred, "kl_loss": gen.history_[-1]["kl_loss"],

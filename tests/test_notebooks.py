@@ -1,6 +1,5 @@
 """Structure of the stored notebooks, and proof that the nbval check can fail."""
 
-import json
 import subprocess
 import sys
 

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from importlib import metadata
 
-import numpy as np
 
 from . import detectors, metrics, profiles, thresholds
 from .results import REPO_ROOT, loss_log_path

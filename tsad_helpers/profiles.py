@@ -85,13 +85,13 @@ _GENERATORS = {
 # series; `separate`: one neural generator per class instead of one conditional on the label;
 # `stride`: one int, or one per dataset (SMD machine-1-3's training part is 14,221 points:
 # stride 4 gives ~3,550 windows, about Stocks' size, so TimeGAN's paper budget takes 15-25 min
-# per series on 2 cores); `ratio` synthetic windows per real window of each class; `qa` steps
-# are training batches of the post-hoc GRUs (TimeGAN's code: 2000 discriminative, 5000
+# per series on 2 cores); `ratio` synthetic windows per real window of each class;
+# `fidelity_classes` the classes judged; `fidelity_budget` steps are training batches of the post-hoc GRUs (TimeGAN's code: 2000 discriminative, 5000
 # predictive).
-def _synthesis(profile: str, series: list, stride, qa_classes: list, qa: dict) -> dict:
+def _synthesis(profile: str, series: list, stride, classes: list, budget: dict) -> dict:
     return {"series": series, "window": PROTOCOL_WINDOW, "stride": stride, "train_share": 0.6,
-            "separate": False, "ratio": 1.0, "qa_classes": qa_classes, "qa": qa,
-            "generators": _GENERATORS[profile]}
+            "separate": False, "ratio": 1.0, "fidelity_classes": classes,
+            "fidelity_budget": budget, "generators": _GENERATORS[profile]}
 
 
 _SYNTHETIC_SMALL = {"train_length": 1500, "test_length": 1500, "events_per_type": 1,
