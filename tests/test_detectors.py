@@ -98,3 +98,9 @@ def test_evaluate_cli_on_fixture_layout(fixture_root, tmp_path):
                  "--data-dir", str(fixture_root), "--threshold", "pot", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["entity"] == "machine-1-1" and result["threshold_rule"]["rule"] == "pot"
+
+
+def test_evaluate_refuses_a_supervised_detector(capsys):
+    assert main(["evaluate", "--dataset", "synthetic", "--detector", "window_classifier",
+                 "--profile", "smoke", "--out", "unused.json"]) != 0
+    assert "learns from labels" in capsys.readouterr().err

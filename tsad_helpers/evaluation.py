@@ -50,6 +50,10 @@ def evaluate_detector(ds, detector: str, settings: dict, profile: str, seed: int
         ev["threshold"] = dict(profiles.THRESHOLD_RULES[threshold_rule])
     det_params = {**settings["detectors"].get(detector, {}), **(params or {})}
     model = detectors.make(detector, **det_params)
+    if model.uses_labels:
+        raise ValueError(f"{detector} learns from labels, and this is the unsupervised "
+                         "protocol (the training split has none): use it where labelled "
+                         "windows are given, as in the cross-validation study")
     if "random_state" in model.get_params():
         model.set_params(random_state=seed)
     if "loss_log" in model.get_params() and model.get_params()["loss_log"] is None:
