@@ -36,8 +36,8 @@ def test_detectors_beat_random_on_synthetic(name, synthetic):
 
 
 def test_random_differs_by_seed(synthetic):
-    a = detectors.make("random", random_state=1).fit(synthetic.train).decision_function(synthetic.test)
-    b = detectors.make("random", random_state=2).fit(synthetic.train).decision_function(synthetic.test)
+    a, b = (detectors.make("random", random_state=seed).fit(synthetic.train)
+            .decision_function(synthetic.test) for seed in (1, 2))
     assert not np.array_equal(a, b)
 
 

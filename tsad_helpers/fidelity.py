@@ -235,8 +235,8 @@ def fidelity_table(x, y, holdout_x, holdout_y, synthetic: dict, budget: dict,
     labels)}) against the real training windows (x, y), one row per generator and class:
     discriminative (mean, std), predictive (TSTR MAE on the held-out real windows of the
     class), MMD, mean KS, ACF distance, nearest-neighbour ratio (near 0: copies of training
-    windows); plus ``real (holdout)`` rows (the held-out real windows judged like a generator's, a floor for every
-    score). All in the [0, 1] space of a scaler fitted on the real training windows."""
+    windows); plus ``real (holdout)`` rows (the held-out real windows judged like a
+    generator's, a floor for every score). All in the [0, 1] space of a scaler fitted on the real training windows."""
     scaler = MinMaxWindows().fit(x)
     rows = []
     candidates = {"real (holdout)": (holdout_x, holdout_y), **synthetic}

@@ -86,8 +86,8 @@ _GENERATORS = {
 # `stride`: one int, or one per dataset (SMD machine-1-3's training part is 14,221 points:
 # stride 4 gives ~3,550 windows, about Stocks' size, so TimeGAN's paper budget takes 15-25 min
 # per series on 2 cores); `ratio` synthetic windows per real window of each class;
-# `fidelity_classes` the classes judged; `fidelity_budget` steps are training batches of the post-hoc GRUs (TimeGAN's code: 2000 discriminative, 5000
-# predictive).
+# `fidelity_classes` the classes judged; `fidelity_budget` steps are training batches of the
+# post-hoc GRUs (TimeGAN's code: 2000 discriminative, 5000 predictive).
 def _synthesis(profile: str, series: list, stride, classes: list, budget: dict) -> dict:
     return {"series": series, "window": PROTOCOL_WINDOW, "stride": stride, "train_share": 0.6,
             "separate": False, "ratio": 1.0, "fidelity_classes": classes,

@@ -195,7 +195,8 @@ class AEGAN(TrackedModel):
                 fake = self.discriminator(tf.stop_gradient(recon), training=True)
                 disc = bce(tf.ones_like(real), real) + bce(tf.zeros_like(fake), fake)
             dvars = self.discriminator.trainable_variables
-            self.optimizers["discriminator"].apply_gradients(zip(dtape.gradient(disc, dvars), dvars))
+            grads = dtape.gradient(disc, dvars)
+            self.optimizers["discriminator"].apply_gradients(zip(grads, dvars))
         return self.report({"loss": loss, "rec_loss": rec, "con_loss": con, "adv_loss": adv,
                             "disc_loss": disc})
 

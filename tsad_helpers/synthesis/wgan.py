@@ -67,7 +67,8 @@ class WGAN(TrackedModel):
             fake = self.generator([self._noise(n), c], training=True)
             gen_loss = -tf.reduce_mean(self.critic([fake, c], training=True))
         variables = self.generator.trainable_variables
-        self.optimizers["generator"].apply_gradients(zip(tape.gradient(gen_loss, variables), variables))
+        grads = tape.gradient(gen_loss, variables)
+        self.optimizers["generator"].apply_gradients(zip(grads, variables))
         return self.report({"critic_loss": critic_loss, "gp": gp, "gen_loss": gen_loss,
                             "w_distance": w_distance})
 
