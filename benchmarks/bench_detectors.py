@@ -4,11 +4,15 @@ flagship-detector issues.
 Run:  TSAD_DATA_DIR=../shared/datasets python benchmarks/bench_detectors.py \\
           [--profile paper] [--datasets smd asd smap msl ucr] [--seeds 0 1 2] \\
           [--detectors transformer_ae_gan transformer_ae_gan-no_masking ... iforest pca random] \\
-          [--out detectors] [--threads N] [--tables-only] [--reverse]
+          [--out detectors] [--workers N | --scheduler tcp://HOST:PORT] [--threads N] \
+          [--tables-only]
 
-``--threads N`` limits TensorFlow to N intra-op threads (set before TensorFlow loads), so two
-benchmark processes can share a 2-core machine; it is recorded in each result, and fit times
-measured that way are not comparable with single-process timings.
+Runs are independent tasks on dask.distributed (tsad_helpers.grid): a local cluster of
+``--workers`` single-threaded processes (recycled every 10 runs), or the cluster of a running
+scheduler. ``--threads N`` limits TensorFlow to N intra-op threads per worker (set before
+TensorFlow loads; default cores // workers when there are several workers); it is recorded in
+each result, and fit times measured with several workers are not comparable with
+single-worker timings.
 
 A detector name may carry a variant: ``transformer_ae_gan-no_masking``,
 ``-no_contrastive`` and ``-no_adversarial`` switch one part off (the ablations);
@@ -25,17 +29,16 @@ wins/losses, Wilcoxon signed-rank p) to simulation_results/<out>/paired_<profile
 """
 
 import argparse
+import contextlib
 import json
-import multiprocessing as mp
 import os
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 from tqdm.auto import tqdm
 
-from tsad_helpers import datasets, profiles
+from tsad_helpers import datasets, grid, profiles
 from tsad_helpers.evaluation import evaluate_detector
 from tsad_helpers.results import REPO_ROOT, atomic_path, save_json, save_table
 
@@ -58,48 +61,42 @@ def parse_variant(name: str) -> tuple[str, dict]:
 
 
 def _evaluate_job(dataset: str, entity: str, variant: str, profile: str, seed: int) -> dict:
-    """One run, in a worker process (see :func:`run`)."""
+    """One run, on a grid worker (see :func:`run`)."""
     base, params = parse_variant(variant)
     return evaluate_detector(datasets.load(dataset, entity), base, profiles.get(profile),
                              profile, seed, params=params, name=variant)
 
 
-def run(dataset: str, profile: str, seeds, names, out: str,
-        threads: int | None = None, tables_only: bool = False,
-        reverse: bool = False, runs_per_worker: int = 10) -> pd.DataFrame:
-    """Every (variant, entity, seed) of ``dataset``. Runs execute in a worker process that is
-    replaced every ``runs_per_worker`` runs: one long-lived process running hundreds of Keras
-    fits grows by tens of MB per fit even after ``clear_session`` (measured: about 11 GB after
-    140 SMAP/MSL runs), a fresh worker bounds it."""
+def run(dataset: str, profile: str, seeds, names, out: str, client=None,
+        threads: int | None = None, runs_per_worker: int = 10) -> pd.DataFrame:
+    """Every (variant, entity, seed) of ``dataset``: the runs not stored yet are computed on
+    ``client`` (a dask.distributed client, :mod:`tsad_helpers.grid`; None: compute none, only
+    tabulate), each worker recycled every ``runs_per_worker`` runs; this process alone writes
+    each result as it arrives. Returns one row per stored run."""
     folder = REPO_ROOT / "simulation_results" / out / profile / dataset
     entities = datasets.entities(dataset)
     jobs = [(v, e, s) for v in names for e in entities for s in seeds]
-    if reverse:  # a second process can work from the other end of the same job list
-        jobs = jobs[::-1]
+
+    def path(variant, entity, seed):
+        return folder / variant / f"{entity.replace('/', '__')}_seed{seed}.json"
+
+    pending = [(dataset, e, v, profile, s) for v, e, s in jobs if not path(v, e, s).exists()]
+    if client is not None and pending:
+        bar = lambda total: tqdm(total=total, desc=dataset, unit="run")  # noqa: E731
+        for (_, entity, variant, _, seed), result in grid.run_tasks(
+                client, _evaluate_job, pending, recycle_every=runs_per_worker, progress=bar):
+            result["variant"] = variant
+            result["tf_intra_op_threads"] = threads
+            save_json(result, path(variant, entity, seed))
     rows = []
-    pool = None
-    try:
-        for variant, entity, seed in tqdm(jobs, desc=dataset, unit="run"):
-            path = folder / variant / f"{entity.replace('/', '__')}_seed{seed}.json"
-            if not path.exists() and tables_only:
-                continue
-            if not path.exists():
-                if pool is None:
-                    pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"),
-                                               max_tasks_per_child=runs_per_worker)
-                result = pool.submit(_evaluate_job, dataset, entity, variant, profile,
-                                     seed).result()
-                result["variant"] = variant
-                result["tf_intra_op_threads"] = threads
-                save_json(result, path)
-            result = json.loads(path.read_text())
-            rows.append({"detector": variant, "entity": entity, "seed": seed,
-                         "fit_seconds": result["fit_seconds"],
-                         "score_seconds": result["score_seconds"],
-                         **{k: result["metrics"][k] for k in COLUMNS}})
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    for variant, entity, seed in jobs:
+        if not path(variant, entity, seed).exists():
+            continue
+        result = json.loads(path(variant, entity, seed).read_text())
+        rows.append({"detector": variant, "entity": entity, "seed": seed,
+                     "fit_seconds": result["fit_seconds"],
+                     "score_seconds": result["score_seconds"],
+                     **{k: result["metrics"][k] for k in COLUMNS}})
     return pd.DataFrame(rows)
 
 
@@ -216,36 +213,50 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--detectors", nargs="+", default=ALL)
     parser.add_argument("--out", default="detectors")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="local worker processes (default 1: one process, TensorFlow "
+                             "using every core, as the stored fit times were measured)")
+    parser.add_argument("--scheduler", help="address of a running dask scheduler "
+                                            "(tcp://HOST:PORT) instead of a local cluster")
     parser.add_argument("--threads", type=int, default=None,
-                        help="TensorFlow intra-op threads (default: TensorFlow's choice)")
+                        help="TensorFlow intra-op threads per worker (default: TensorFlow's "
+                             "choice with one worker, cores // workers with more)")
     parser.add_argument("--tables-only", action="store_true",
                         help="summarise the finished runs, start none")
-    parser.add_argument("--reverse", action="store_true",
-                        help="take the jobs in reverse order (for a second process)")
     args = parser.parse_args()
-    if args.threads:
-        os.environ["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
+    threads = args.threads
+    if threads is None and args.workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // args.workers)
+    if threads:  # read by TensorFlow in each worker process when it loads
+        os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
         os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     for name in args.detectors:
         parse_variant(name)
     base = REPO_ROOT / "simulation_results" / args.out
-    for dataset in args.datasets:
-        runs = run(dataset, args.profile, args.seeds, args.detectors, args.out, args.threads,
-                   args.tables_only, args.reverse)
-        if runs.empty:
-            print(f"{dataset}: no finished runs")
-            continue
-        table = summarise(runs)
-        save_table(runs, base / f"{dataset}_{args.profile}_runs.csv")
-        save_table(table, base / f"{dataset}_{args.profile}.csv")
-        text = markdown(table, dataset, args.profile, runs["entity"].nunique())
-        with atomic_path(base / f"{dataset}_{args.profile}.md") as tmp:
-            tmp.write_text(text)
-        print(text)
+    with contextlib.ExitStack() as stack:
+        client = None if args.tables_only else stack.enter_context(
+            grid.cluster(args.scheduler, args.workers))
+        for dataset in args.datasets:
+            tabulate(base, dataset, args, run(dataset, args.profile, args.seeds,
+                                              args.detectors, args.out, client, threads))
     with atomic_path(base / f"overview_{args.profile}.md") as tmp:
         tmp.write_text(overview(base, args.profile))
     with atomic_path(base / f"paired_{args.profile}.md") as tmp:
         tmp.write_text(paired(base, args.profile))
+
+
+def tabulate(base, dataset: str, args, runs: pd.DataFrame) -> None:
+    """The per-dataset tables (runs, summary CSV and Markdown) of the finished runs."""
+    if runs.empty:
+        print(f"{dataset}: no finished runs")
+        return
+    table = summarise(runs)
+    save_table(runs, base / f"{dataset}_{args.profile}_runs.csv")
+    save_table(table, base / f"{dataset}_{args.profile}.csv")
+    text = markdown(table, dataset, args.profile, runs["entity"].nunique())
+    with atomic_path(base / f"{dataset}_{args.profile}.md") as tmp:
+        tmp.write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":

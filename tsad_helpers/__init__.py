@@ -1,3 +1,3 @@
-"""tsad_helpers: the library behind the tsad notebooks (see README.md and ../DESIGN)."""
+"""tsad_helpers: the library behind the tsad notebooks (see README.md)."""
 
 __version__ = "0.1.0"

@@ -2,7 +2,7 @@
 score the test split, compute every metric. Used by ``python -m tsad_helpers evaluate`` and
 by the benchmarks.
 
-Protocol (DESIGN.md): the detector is fitted on the first ``1 - validation_fraction`` of the
+Protocol (README, "Evaluation"): the detector is fitted on the first ``1 - validation_fraction`` of the
 training split; the threshold rule sees only its scores on the remaining tail (still training
 data, never labels); the test split is scored once and judged at that threshold. The oracle
 best F1 is reported beside it, under keys that say so.

@@ -26,7 +26,7 @@ import copy
 PROTOCOL_WINDOW = 24  # TimeGAN's sequence length (Yoon et al. 2019)
 
 # Label-free threshold rules of the unsupervised protocol (`python -m tsad_helpers evaluate`,
-# DESIGN.md evaluation rules): the detector is fitted on the head of the training split, the
+# README, "Evaluation"): the detector is fitted on the head of the training split, the
 # threshold comes from its scores on the tail (`validation_fraction`), the test split is scored
 # once. Default: the 0.99-quantile of the tail scores (an expected false-alarm rate of 1 % on
 # normal data), fixed a priori; POT with risk 1e-3 extrapolates far beyond the heavy-tailed

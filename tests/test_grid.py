@@ -1,0 +1,33 @@
+"""Grid tasks on dask.distributed (tsad_helpers.grid): results, recycling, errors."""
+
+import os
+
+import pytest
+
+from tsad_helpers import grid
+
+
+@pytest.fixture(scope="module")
+def client():
+    with grid.cluster(workers=2) as c:
+        yield c
+
+
+def test_every_task_once_with_its_result(client):
+    tasks = [(2, k) for k in range(7)]
+    out = dict(grid.run_tasks(client, pow, tasks, recycle_every=None))
+    assert out == {(2, k): 2 ** k for k in range(7)}
+
+
+def test_workers_are_recycled_between_rounds(client):
+    # rounds of one task per worker: worker processes are replaced after every round
+    pids = [pid for _, pid in grid.run_tasks(client, os.getpid, [()] * 6, recycle_every=1)]
+    assert len(set(pids)) >= 4 and os.getpid() not in pids
+    # without recycling the same (at most two) processes do all the work
+    pids = [pid for _, pid in grid.run_tasks(client, os.getpid, [()] * 6, recycle_every=None)]
+    assert len(set(pids)) <= 2
+
+
+def test_a_failing_task_stops_the_grid_with_its_error(client):
+    with pytest.raises(ZeroDivisionError):
+        list(grid.run_tasks(client, divmod, [(1, 1), (1, 0)], recycle_every=None))
