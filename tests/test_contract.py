@@ -94,6 +94,8 @@ def test_unsupervised_detectors_use_labels_only_to_calibrate(two):
     assert np.median(s_normal) < det.threshold_ < s_anom.max()
     with pytest.raises(ValueError, match="labels must be 0 or 1"):
         det.fit_windows(w, y * 2)
+    with pytest.raises(ValueError, match="y must hold 0/1 point labels"):
+        det.fit(a.test, a.test_labels * 3)
     with pytest.raises(ValueError, match="labels of shape"):
         det.fit_windows(w, y[:-1])
     with pytest.raises(ValueError, match="no use for them"):

@@ -1,7 +1,7 @@
 """Keras plumbing shared by the deep detectors, the neural generators and the fidelity checks:
 
-- :func:`keras_modules`: TensorFlow and Keras imported quietly (only modules with Keras models
-  import this one, so ``import tsad_helpers`` stays light);
+- TensorFlow and Keras imported quietly, as ``tf`` and ``keras`` (only modules with Keras
+  models import this one, so ``import tsad_helpers`` stays light);
 - :func:`fresh_seeded_state`: a fit that starts from the same state whatever ran before it in
   the process;
 - :func:`window_dataset`: a ``tf.data`` pipeline over windows [N, L, C] (optionally with
@@ -22,11 +22,6 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
-
-def keras_modules():
-    """(tf, keras), for code that wants them without importing this module at its top."""
-    return tf, keras
 
 
 def fresh_seeded_state(seed: int | None, deterministic: bool = True):

@@ -118,6 +118,9 @@ class Detector(BaseEstimator):
             if y.shape != (len(x),):
                 raise ValueError(f"{type(self).__name__}.fit: y of shape {y.shape} for a series "
                                  f"of {len(x)} points (expected one label per point)")
+            if not np.isin(y, (0, 1)).all():
+                raise ValueError(f"{type(self).__name__}.fit: y must hold 0/1 point labels, got "
+                                 f"values {sorted(set(np.unique(y).tolist()) - {0, 1})[:5]}")
         n_val = self._validation_points(len(x))
         head = x[:len(x) - n_val]
         windows = sliding_windows(head, self.window, self.fit_stride)
