@@ -38,8 +38,8 @@ import pandas as pd
 from scipy.stats import wilcoxon
 from tqdm.auto import tqdm
 
-from tsad_helpers import datasets, grid, profiles
-from tsad_helpers.evaluation import evaluate_detector
+from tsad_helpers import datasets, grid
+from tsad_helpers.evaluation import evaluate_entity
 from tsad_helpers.results import REPO_ROOT, atomic_path, save_json, save_table
 
 COLUMNS = ["f1", "pa_f1", "auc_pr", "vus_pr", "affiliation_f1", "auc_roc", "range_f1",
@@ -60,13 +60,6 @@ def parse_variant(name: str) -> tuple[str, dict]:
     return base, VARIANTS.get(variant, {})
 
 
-def _evaluate_job(dataset: str, entity: str, variant: str, profile: str, seed: int) -> dict:
-    """One run, on a grid worker (see :func:`run`)."""
-    base, params = parse_variant(variant)
-    return evaluate_detector(datasets.load(dataset, entity), base, profiles.get(profile),
-                             profile, seed, params=params, name=variant)
-
-
 def run(dataset: str, profile: str, seeds, names, out: str, client=None,
         threads: int | None = None, runs_per_worker: int = 10) -> pd.DataFrame:
     """Every (variant, entity, seed) of ``dataset``: the runs not stored yet are computed on
@@ -80,11 +73,15 @@ def run(dataset: str, profile: str, seeds, names, out: str, client=None,
     def path(variant, entity, seed):
         return folder / variant / f"{entity.replace('/', '__')}_seed{seed}.json"
 
-    pending = [(dataset, e, v, profile, s) for v, e, s in jobs if not path(v, e, s).exists()]
+    pending = []  # arguments of evaluate_entity: dataset, entity, detector, profile, seed,
+    for variant, entity, seed in jobs:  # params, name (the variant names its loss log)
+        if not path(variant, entity, seed).exists():
+            detector, params = parse_variant(variant)
+            pending.append((dataset, entity, detector, profile, seed, params, variant))
     if client is not None and pending:
         bar = lambda total: tqdm(total=total, desc=dataset, unit="run")  # noqa: E731
-        for (_, entity, variant, _, seed), result in grid.run_tasks(
-                client, _evaluate_job, pending, recycle_every=runs_per_worker, progress=bar):
+        for (_, entity, _, _, seed, _, variant), result in grid.run_tasks(
+                client, evaluate_entity, pending, recycle_every=runs_per_worker, progress=bar):
             result["variant"] = variant
             result["tf_intra_op_threads"] = threads
             save_json(result, path(variant, entity, seed))

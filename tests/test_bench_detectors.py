@@ -6,6 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tsad_helpers import grid
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_detectors as bench  # noqa: E402
 
@@ -55,15 +57,16 @@ def test_paired_comparison_counts_wins_and_tests_only_common_runs(tmp_path):
     assert bench.paired(tmp_path / "empty", "paper") == ""
 
 
-def test_run_evaluates_in_recycled_workers_and_resumes(tmp_path, monkeypatch):
+def test_run_evaluates_on_the_grid_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "REPO_ROOT", tmp_path)
     monkeypatch.setattr(bench.datasets, "entities", lambda name: ["syn-1", "syn-2", "syn-3"])
-    runs = bench.run("synthetic", "smoke", [0], ["random", "pca"], "bench",
-                     runs_per_worker=2)
+    with grid.cluster(workers=2) as client:
+        runs = bench.run("synthetic", "smoke", [0], ["random", "pca"], "bench", client,
+                         runs_per_worker=2)
     assert len(runs) == 6 and set(runs["detector"]) == {"random", "pca"}
     files = sorted((tmp_path / "simulation_results/bench/smoke/synthetic").rglob("*.json"))
     assert len(files) == 6
     stamp = {f: f.stat().st_mtime_ns for f in files}
-    again = bench.run("synthetic", "smoke", [0], ["random", "pca"], "bench")
+    again = bench.run("synthetic", "smoke", [0], ["random", "pca"], "bench")  # no client
     pd.testing.assert_frame_equal(runs, again)
     assert {f: f.stat().st_mtime_ns for f in files} == stamp  # finished runs not redone

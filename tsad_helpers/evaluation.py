@@ -87,3 +87,14 @@ def evaluate_detector(ds, detector: str, settings: dict, profile: str, seed: int
         "score_seconds": round(score_seconds, 3), "train_points": len(ds.train),
         "test_points": len(ds.test), "versions": package_versions(),
     }
+
+
+def evaluate_entity(dataset: str, entity: str, detector: str, profile: str, seed: int = 0,
+                    params: dict | None = None, name: str | None = None) -> dict:
+    """:func:`evaluate_detector` on ``dataset``/``entity`` under the data root, with the
+    settings of ``profile``: one task of a batch grid (importable by grid workers)."""
+    from . import datasets
+
+    settings = profiles.get(profile)
+    ds = datasets.load(dataset, entity, **profiles.dataset_options(settings, dataset))
+    return evaluate_detector(ds, detector, settings, profile, seed, params=params, name=name)
