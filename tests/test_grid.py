@@ -31,3 +31,23 @@ def test_workers_are_recycled_between_rounds(client):
 def test_a_failing_task_stops_the_grid_with_its_error(client):
     with pytest.raises(ZeroDivisionError):
         list(grid.run_tasks(client, divmod, [(1, 1), (1, 0)], recycle_every=None))
+
+
+@pytest.mark.parametrize("where", ["cluster", "serial"])
+def test_on_error_reports_the_failed_task_and_the_grid_goes_on(client, where):
+    failed = []
+    tasks = [(1, 1), (1, 0), (7, 2)]
+    out = dict(grid.run_tasks(client if where == "cluster" else None, divmod, tasks,
+                              recycle_every=None,
+                              on_error=lambda task, exc: failed.append((task, type(exc)))))
+    assert out == {(1, 1): (1, 0), (7, 2): (3, 1)}
+    assert failed == [((1, 0), ZeroDivisionError)]
+
+
+def test_worker_environment_shares_the_cores(monkeypatch):
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert grid.worker_environment(2)["TF_NUM_INTRAOP_THREADS"] == "4"
+    assert grid.worker_environment(16)["TF_NUM_INTRAOP_THREADS"] == "1"
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")
+    assert grid.worker_environment(2)["TF_NUM_INTRAOP_THREADS"] == "3"

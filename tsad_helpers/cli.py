@@ -1,4 +1,4 @@
-"""Command line: ``python -m tsad_helpers {run,evaluate,datasets,refresh-notebooks} ...``
+"""Command line: ``python -m tsad_helpers {run,cv,evaluate,datasets,refresh-notebooks} ...``
 (see ``--help``)."""
 
 from __future__ import annotations
@@ -21,6 +21,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output folder (default: simulation_results/<profile>/)")
     run.add_argument("--only", help="comma-separated notebook numbers, e.g. 01,03")
     run.add_argument("--force", action="store_true", help="rerun notebooks already done")
+    _grid_options(run)
+
+    cv = sub.add_parser("cv", help="run the CV study's grid (notebook 03's runs) on Dask, "
+                                   "resumable; notebook 03 then summarises the table")
+    cv.add_argument("--profile", choices=profiles.NAMES, default="quick")
+    cv.add_argument("--data-dir", help="data root (default: $TSAD_DATA_DIR, else data/)")
+    cv.add_argument("--out", help="output folder (default: simulation_results/<profile>/)")
+    _grid_options(cv)
 
     ev = sub.add_parser("evaluate", help="fit a detector on train, score test, write metrics")
     ev.add_argument("--dataset", required=True)
@@ -56,6 +64,36 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _grid_options(p) -> None:
+    p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. "
+                                       "tcp://host:8786 (default: a local cluster)")
+    p.add_argument("--workers", type=int, help="processes of the local cluster (default: one "
+                                               "per core)")
+
+
+def _grid_parameters(args) -> dict:
+    """Notebook parameters for the grid, only those given (so default runs keep their
+    stamps)."""
+    return {k: v for k, v in (("scheduler", args.scheduler), ("workers", args.workers))
+            if v is not None}
+
+
+def _cmd_cv(args) -> int:
+    from tqdm.auto import tqdm
+
+    from . import cv_study
+    from .results import results_dir
+
+    out = results_dir(args.profile, args.out)
+    table = cv_study.run(profiles.get(args.profile), args.profile, out / "03_cv_runs.csv",
+                         data_dir=args.data_dir, scheduler=args.scheduler,
+                         workers=args.workers, progress=lambda total: tqdm(
+                             total=total, desc="CV tasks", unit="task"))
+    failed = cv_study.failed_tasks(out / "03_cv_runs.csv")
+    print(f"{len(table)} runs in {out / '03_cv_runs.csv'}; failed tasks: {len(failed)}")
+    return 1 if len(failed) else 0
+
+
 def _cmd_run(args) -> int:
     from tqdm.auto import tqdm
 
@@ -64,8 +102,8 @@ def _cmd_run(args) -> int:
     only = args.only.split(",") if args.only else None
     try:
         outcomes = run(args.profile, data_dir=args.data_dir, out=args.out, only=only,
-                       force=args.force, progress=lambda xs: tqdm(xs, desc="notebooks",
-                                                                  unit="nb"))
+                       force=args.force, extra=_grid_parameters(args),
+                       progress=lambda xs: tqdm(xs, desc="notebooks", unit="nb"))
         failed = None
     except NotebookFailed as exc:
         outcomes, failed = exc.outcomes, exc
@@ -163,6 +201,8 @@ def main(argv=None) -> int:
             return _cmd_run(args)
         if args.command == "evaluate":
             return _cmd_evaluate(args)
+        if args.command == "cv":
+            return _cmd_cv(args)
         if args.command == "refresh-notebooks":
             return _cmd_refresh(args)
         return _cmd_datasets(args)

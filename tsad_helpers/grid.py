@@ -30,20 +30,57 @@ def cluster(scheduler: str | None = None, workers: int | None = None):
         return
     n = workers or os.cpu_count() or 1
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                      dashboard_address=None, silence_logs=logging.ERROR) as local, \
+                      dashboard_address=None, silence_logs=logging.ERROR,
+                      env=worker_environment(n)) as local, \
             Client(local) as client:
         yield client
 
 
-def run_tasks(client, func, tasks: list, recycle_every: int | None = 10, progress=None):
+def worker_environment(n_workers: int) -> dict:
+    """Thread limits for TensorFlow in each of ``n_workers`` local worker processes: the
+    cores shared out (Dask already limits NumPy's BLAS threads to one per worker), unless the
+    environment sets them. Without this every worker's TensorFlow sizes its thread pools to
+    all cores, and the workers fight over them."""
+    cores = os.cpu_count() or 1
+    env = {"TF_NUM_INTRAOP_THREADS": str(max(1, cores // max(1, n_workers))),
+           "TF_NUM_INTEROP_THREADS": "1"}
+    return {k: os.environ.get(k, v) for k, v in env.items()}
+
+
+def run_tasks(client, func, tasks: list, recycle_every: int | None = 10, progress=None,
+              on_error=None):
     """Run ``func(*task)`` for every task (a tuple of arguments) on the cluster; yield
     ``(task, result)`` as each finishes. With ``recycle_every``, tasks go in rounds of
     ``recycle_every`` per worker and every worker is restarted after a round. A task that
-    raises stops the grid with its error (results already yielded are kept by the caller).
-    ``progress``: an optional callable such as ``tqdm`` given the total number of tasks."""
+    raises stops the grid with its error (results already yielded are kept by the caller),
+    unless ``on_error(task, exception)`` is given: then it is called and the grid goes on.
+    ``client=None`` runs the tasks one after another in this process (the serial path, for
+    tests and debugging). ``progress``: an optional callable such as ``tqdm`` given the total
+    number of tasks."""
+    bar = progress(total=len(tasks)) if progress else None
+    if client is None:
+        try:
+            for task in tasks:
+                try:
+                    result = func(*task)
+                except Exception as exc:  # noqa: BLE001 - reported through on_error
+                    if on_error is None:
+                        raise
+                    on_error(task, exc)
+                else:
+                    yield task, result
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+        return
+    yield from _distributed(client, func, tasks, recycle_every, bar, on_error)
+
+
+def _distributed(client, func, tasks, recycle_every, bar, on_error):
     from distributed import as_completed
 
-    bar = progress(total=len(tasks)) if progress else None
     n_workers = max(1, len(client.scheduler_info()["workers"]))
     size = len(tasks) if not recycle_every else recycle_every * n_workers
     try:
@@ -53,7 +90,10 @@ def run_tasks(client, func, tasks: list, recycle_every: int | None = 10, progres
             batch = tasks[start:start + size]
             futures = {client.submit(func, *task, pure=False): task for task in batch}
             for future in as_completed(futures):
-                yield futures[future], future.result()
+                if future.status == "error" and on_error is not None:
+                    on_error(futures[future], future.exception())
+                else:
+                    yield futures[future], future.result()
                 if bar is not None:
                     bar.update(1)
     finally:

@@ -16,12 +16,17 @@
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+# TensorFlow's Python logger warns on every retrace of a prediction function; grids fit
+# hundreds of small models per process, each traced afresh by design (new weights, new graph)
+tf.get_logger().setLevel("ERROR")
 
 
 def fresh_seeded_state(seed: int | None, deterministic: bool = True):
@@ -99,12 +104,19 @@ class EpochLog(keras.callbacks.Callback):
         self.path = path
         self.phase = phase
         self.rows = [] if rows is None else rows
+        self.seconds: list[float] = []  # since the start of training, at each epoch's end
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         import pandas as pd
 
         from .results import save_table
 
+        if self._start is not None:
+            self.seconds.append(time.perf_counter() - self._start)
         row = {} if self.phase is None else {"phase": self.phase}
         row["epoch"] = epoch
         row.update((k, float(v)) for k, v in sorted((logs or {}).items()))

@@ -94,6 +94,28 @@ def _synthesis(profile: str, series: list, stride, classes: list, budget: dict) 
             "fidelity_budget": budget, "generators": _GENERATORS[profile]}
 
 
+# Notebook 03 (the CV study, tsad_helpers.cv_study): the labelled series is cut at `share`
+# into development and held-out future parts; `schemes` over the development part with
+# `n_splits` folds; windows every `stride` points (one per dataset, else "default"); the last
+# `inner_validation` of a training fold's windows early-stop and set label-free thresholds;
+# `arms` x `ratios` (plus the ratio that balances the classes); `generator_params` and
+# `detector_params` override the generators' (synthesis) and detectors' settings for the study.
+_CV_DETECTORS = ["window_classifier", "transformer_ae_gan", "lstm_ae", "pca", "iforest",
+                 "random"]
+_ALL_ARMS = ["none", "class_weight", "oversample", "smote", "injection", "vae", "wgan_gp",
+             "timegan"]
+_ALL_SCHEMES = ["kfold", "stratified_kfold", "time_series_split", "rolling_stratified"]
+
+
+def _cv(datasets: list, schemes: list, arms: list, ratios: list, n_splits: int, stride: dict,
+        detectors: list, generator_params: dict, detector_params: dict,
+        max_entities: dict | None = None) -> dict:
+    return {"datasets": datasets, "max_entities": max_entities or {}, "share": 0.7,
+            "schemes": schemes, "n_splits": n_splits, "stride": stride,
+            "inner_validation": 0.25, "arms": arms, "ratios": ratios, "detectors": detectors,
+            "generator_params": generator_params, "detector_params": detector_params}
+
+
 _SYNTHETIC_SMALL = {"train_length": 1500, "test_length": 1500, "events_per_type": 1,
                     "n_channels": 10}
 _SYNTHETIC_FULL = {"train_length": 4000, "test_length": 4000, "events_per_type": 2,
@@ -109,6 +131,10 @@ PROFILES = {
                                 forest_stride=4, pca_stride=4, trees=50),
         "synthesis": _synthesis("smoke", [["synthetic", "syn-1"]], 2, [1],
                                 {"repeats": 1, "disc_steps": 40, "pred_steps": 40}),
+        "cv": _cv(["synthetic"], ["rolling_stratified"], ["none", "injection"], [0.25],
+                  n_splits=2, stride={"default": 4},
+                  detectors=["window_classifier", "lstm_ae", "pca", "random"],
+                  generator_params={}, detector_params={}, max_entities={"synthetic": 1}),
     },
     "quick": {
         "datasets": ["synthetic"], "max_entities": None, "synthetic": _SYNTHETIC_FULL,
@@ -117,6 +143,19 @@ PROFILES = {
                                 forest_stride=2, pca_stride=1, trees=100),
         "synthesis": _synthesis("quick", [["synthetic", "syn-1"]], 2, [0, 1],
                                 {"repeats": 1, "disc_steps": 300, "pred_steps": 600}),
+        # ~10 min on 2 cores: the balancing ratio only, tiny generator budgets
+        "cv": _cv(["synthetic"], _ALL_SCHEMES, _ALL_ARMS, [], n_splits=2,
+                  stride={"default": 8},
+                  detectors=[d for d in _CV_DETECTORS if d != "lstm_ae"],
+                  generator_params={"timegan": {"hidden": 8, "layers": 1, "pca_components": 0.95,
+                                                "embedding_epochs": 1, "supervised_epochs": 1,
+                                                "epochs": 2},
+                                    "vae": {"epochs": 15}, "wgan_gp": {"epochs": 6}},
+                  detector_params={"transformer_ae_gan": {"epochs": 3, "d_model": 16,
+                                                          "heads": 2, "ff_dim": 32,
+                                                          "encoder_layers": 1},
+                                   "window_classifier": {"epochs": 6, "patience": 3,
+                                                         "filters": 16}}),
     },
     "paper": {
         "datasets": ["synthetic", "smd", "asd", "smap", "msl", "nab", "ucr", "psm"],
@@ -127,6 +166,18 @@ PROFILES = {
         "synthesis": _synthesis("paper", [["synthetic", "syn-1"], ["smd", "machine-1-3"]],
                                 {"synthetic": 1, "smd": 4}, [0, 1],
                                 {"repeats": 3, "disc_steps": 2000, "pred_steps": 5000}),
+        # SMD: 15 machines (the scope); SMAP/MSL channels with fewer than two events
+        # have no valid development cut and are listed as skipped
+        "cv": _cv(["synthetic", "smd", "asd", "smap", "msl"], _ALL_SCHEMES, _ALL_ARMS,
+                  [0.1, 0.25, 0.5, 1.0], n_splits=3, max_entities={"smd": 15},
+                  stride={"default": 4, "smd": 16, "smap": 8, "msl": 8},
+                  detectors=_CV_DETECTORS,
+                  generator_params={"timegan": {"pca_components": 0.95, "embedding_epochs": 50,
+                                                "supervised_epochs": 50, "epochs": 50},
+                                    "vae": {"epochs": 100}, "wgan_gp": {"epochs": 100}},
+                  detector_params={"transformer_ae_gan": {"epochs": 20},
+                                   "lstm_ae": {"epochs": 20},
+                                   "window_classifier": {"epochs": 30, "patience": 5}}),
     },
 }
 

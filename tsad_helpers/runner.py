@@ -178,8 +178,10 @@ def _kernel_environment(data_dir: str | None) -> None:
 
 def run(profile: str, data_dir: str | None = None, out: str | None = None,
         only: list[str] | None = None, force: bool = False, notebooks_dir: Path | None = None,
-        kernel: str | None = None, progress=None) -> list[Outcome]:
+        kernel: str | None = None, progress=None, extra: dict | None = None) -> list[Outcome]:
     """Run the notebooks of ``notebooks_dir`` (or the ``only`` ones) for ``profile``.
+
+    extra: further parameters for the notebooks (e.g. ``scheduler`` for the CV grid).
 
     progress: an optional callable wrapping the list of notebooks (e.g. ``tqdm``); it may
     have ``set_postfix_str``. Returns one Outcome per notebook.
@@ -200,7 +202,7 @@ def run(profile: str, data_dir: str | None = None, out: str | None = None,
     parameters = {"profile": profile,
                   "data_dir": os.path.relpath(Path(data_dir).resolve(), notebooks_dir)
                   if data_dir else None,
-                  "out_dir": os.path.relpath(out_dir.resolve(), notebooks_dir)}
+                  "out_dir": os.path.relpath(out_dir.resolve(), notebooks_dir), **(extra or {})}
     outcomes = []
     bar = progress(notebooks) if progress else notebooks
     for nb in bar:

@@ -228,8 +228,23 @@ class Detector(BaseEstimator):
         """Anomaly score per time point of ``X`` [T, C]: float64[T], higher = more anomalous
         (the mean score of the windows of stride 1 that cover the point)."""
         x = self._check_series(X, "decision_function", fitting=False)
+        return self._point_scores(x, window_starts(len(x), self.window, 1))
+
+    def score_points(self, X, starts) -> np.ndarray:
+        """Scores of the points of ``X`` [T, C] covered by the windows that start at
+        ``starts`` (any subset of positions, e.g. the validation windows of a shuffled fold):
+        float64[T], the mean over those windows (per step where the detector scores steps),
+        NaN for points no window covers. With every start of stride 1 this is
+        :meth:`decision_function`."""
+        x = self._check_series(X, "score_points", fitting=False)
+        starts = np.unique(np.asarray(starts, dtype=np.int64))
+        if len(starts) == 0 or starts[0] < 0 or starts[-1] > len(x) - self.window:
+            raise ValueError(f"{type(self).__name__}.score_points: window starts must lie in "
+                             f"[0, {len(x) - self.window}] and not be empty")
+        return self._point_scores(x, starts)
+
+    def _point_scores(self, x: np.ndarray, starts: np.ndarray) -> np.ndarray:
         z = self.scaler_.transform(x) if self.scaler_ is not None else x.astype(np.float32)
-        starts = window_starts(len(z), self.window, 1)
         view = np.lib.stride_tricks.sliding_window_view(z, self.window, axis=0)
         points = PointScores(len(z), self.window)
         self._start_scoring()

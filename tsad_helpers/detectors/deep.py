@@ -83,6 +83,7 @@ class KerasWindowDetector(Detector):
                         callbacks=callbacks, verbose=self.verbose)
         self.history_ = history_columns(log.rows)
         self.epochs_run_ = len(log.rows)
+        self.epoch_seconds_ = list(log.seconds)  # wall time at the end of each epoch
         self._after_fit(val if val is not None else z)
 
     def _monitor(self, validation_labels) -> tuple[str, str]:

@@ -1,0 +1,291 @@
+"""The CV study (tsad_helpers.cv_study, cv_report): cuts, folds without leakage, a marker
+planted in the validation fold that no generator, scaler or threshold may see, resumable
+runs, failed tasks reported, Dask results equal to the serial path, and the statistics."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsad_helpers import cv_report, cv_study, profiles
+from tsad_helpers.detectors.base import Detector
+from tsad_helpers.synthesis.base import Synthesizer
+
+METRIC_COLUMNS = ["f1", "pa_f1", "auc_pr", "vus_pr", "precision", "recall", "best_f1"]
+
+
+def tiny_settings(detectors=("pca", "random", "window_classifier"),
+                  arms=("none", "class_weight", "oversample", "injection")):
+    s = profiles.get("smoke")
+    s["cv"].update(detectors=list(detectors), arms=list(arms), ratios=[0.5])
+    s["detectors"]["window_classifier"].update(epochs=2, patience=1, filters=8)
+    return s
+
+
+def labels_with_events(n=600, events=((50, 60), (200, 215), (380, 390), (500, 520))):
+    y = np.zeros(n, dtype=np.int64)
+    for a, b in events:
+        y[a:b] = 1
+    return y
+
+
+# ---- cut and folds -----------------------------------------------------------------------------
+def test_development_cut_keeps_whole_events_on_both_sides():
+    y = labels_with_events()
+    cut = cv_study.development_cut(y, share=0.7, window=8)
+    assert abs(cut - 420) <= 0.15 * 600
+    assert not (y[cut - 1] == 1 and y[cut] == 1)  # not inside an event
+    assert y[:cut].any() and y[cut:].any()
+    # the nearest allowed position to 70 % is inside the event at 380-390? no: 420 is free
+    assert cut == 420
+
+
+def test_development_cut_moves_out_of_an_event_and_refuses_impossible_series():
+    y = labels_with_events(events=((100, 110), (400, 440), (550, 560)))
+    cut = cv_study.development_cut(y, share=0.7, window=8)
+    assert cut in (400, 440)
+    with pytest.raises(cv_study.NoDevelopmentCut, match="1 event"):
+        cv_study.development_cut(labels_with_events(events=((100, 120),)))
+    with pytest.raises(cv_study.NoDevelopmentCut, match="no cut within"):
+        cv_study.development_cut(labels_with_events(events=((10, 20), (30, 40))), window=8)
+
+
+@pytest.mark.parametrize("scheme", cv_study.TIME_RESPECTING)
+def test_time_respecting_folds_train_before_the_gap(scheme):
+    y = labels_with_events(1200, ((100, 110), (350, 370), (600, 610), (820, 840), (1050, 1060)))
+    window = 16
+    folds = cv_study.folds(scheme, y, window, stride=4, n_splits=3, seed=0)
+    assert len(folds) == 3
+    for train, val in folds:
+        assert len(train) and len(val)
+        # no training point within gap (window - 1) of, or after, any validation point
+        assert (train + window - 1).max() < val.min() - (window - 1)
+        assert np.all(np.diff(val) == 1)  # validation: every window of the block
+
+
+def test_rolling_stratified_validation_blocks_hold_whole_events():
+    y = labels_with_events(1200, ((100, 110), (350, 370), (600, 610), (820, 840), (1050, 1060)))
+    for _, val in cv_study.folds("rolling_stratified", y, 16, 4, 3, 0):
+        a, b = val.min(), val.max() + 16  # the block's points [a, b)
+        assert not (y[a - 1] == 1 and y[a] == 1)  # no event cut by an edge
+        assert b == len(y) or not (y[b - 1] == 1 and y[b] == 1)
+        assert y[a:b].any()
+
+
+def test_shuffled_folds_leak_overlapping_windows():
+    """The schemes the earlier study used: validation windows overlap training windows."""
+    y = labels_with_events()
+    for scheme in ("kfold", "stratified_kfold"):
+        train, val = cv_study.folds(scheme, y, 16, 4, 3, seed=0)[0]
+        assert len(set(train) & set(val)) == 0
+        overlap = np.abs(train[:, None] - val[None, :]).min(axis=0) < 16
+        assert overlap.mean() > 0.9
+
+
+def test_stratified_kfold_refuses_too_few_anomalous_windows():
+    with pytest.raises(ValueError, match="anomalous windows"):
+        cv_study.folds("stratified_kfold", labels_with_events(events=((10, 11),)), 4, 4, 3, 0)
+
+
+def test_inner_split_leaves_no_overlap():
+    starts = np.arange(0, 400, 4)
+    fit, inner = cv_study.inner_split(starts, 16, 0.25)
+    assert (fit + 16).max() <= inner.min()
+    assert len(inner) == 25
+
+
+# ---- a marker in the validation fold -------------------------------------------------------
+@pytest.mark.parametrize("scheme,fold", [("rolling_stratified", 1), ("final", -1)])
+def test_nothing_fitted_sees_the_validation_fold(monkeypatch, tmp_path, scheme, fold):
+    settings = tiny_settings(detectors=("pca", "lstm_ae", "window_classifier"),
+                             arms=("none", "oversample", "smote", "injection", "vae"))
+    settings["detectors"]["lstm_ae"].update(epochs=1, units=8, latent=4)
+    x_dev, y_dev, x_out, y_out, cut = cv_study.load_entity("synthetic", "syn-1", settings)
+    marker = 1e6
+    if scheme == "final":
+        x_out = x_out.copy()
+        x_out[5:] = marker
+    else:
+        window = settings["window"]
+        _, val = cv_study.folds(scheme, y_dev, window, 4, settings["cv"]["n_splits"], 0)[fold]
+        x_dev = x_dev.copy()
+        x_dev[val.min():val.max() + window] = marker
+    monkeypatch.setattr(cv_study, "load_entity", lambda *a: (x_dev, y_dev, x_out, y_out, cut))
+    seen = []
+
+    def spy(cls, method):
+        original = getattr(cls, method)
+
+        def wrapper(self, *args, **kwargs):
+            arrays = list(args) + list(kwargs.values())
+            for a in arrays:
+                for part in (a if isinstance(a, tuple) else (a,)):
+                    if isinstance(part, np.ndarray) and part.dtype.kind == "f":
+                        seen.append((type(self).__name__, method, bool((part >= marker).any())))
+            return original(self, *args, **kwargs)
+        monkeypatch.setattr(cls, method, wrapper)
+
+    spy(Detector, "fit_windows")  # training windows, validation windows, scale_on
+    spy(Detector, "score_windows")  # what thresholds are computed from
+    spy(Synthesizer, "fit")
+    rows = cv_study.run_fold("synthetic", "syn-1", scheme, fold, 0, "smoke",
+                             loss_root=tmp_path, settings=settings)
+    assert {r["status"] for r in rows} == {"ok"}
+    names = {name for name, _, _ in seen}
+    assert {"PCADetector", "LSTMAutoencoder", "WindowClassifier", "SMOTESynthesizer",
+            "AnomalyInjector", "TimeVAE"} <= names
+    assert not [s for s in seen if s[2]], "a fitted component saw the validation marker"
+    # ...while the validation scores did: the marker region is judged
+    assert any(r["val_points"] > 0 for r in rows)
+
+
+# ---- one fold, the grid ------------------------------------------------------------------------
+def test_run_fold_rows(tmp_path):
+    settings = tiny_settings()
+    rows = pd.DataFrame(cv_study.run_fold("synthetic", "syn-1", "rolling_stratified", 0, 0,
+                                          "smoke", loss_root=tmp_path, settings=settings))
+    assert set(cv_study.RUN) <= set(rows.columns)
+    assert (rows["status"] == "ok").all()
+    clf = rows[rows["detector"] == "window_classifier"]
+    assert sorted(clf["arm"]) == ["class_weight", "injection", "injection", "none",
+                                  "oversample", "oversample"]
+    assert set(clf["threshold_rule"]) == {"probability"}
+    assert clf["epochs_run"].notna().all() and clf["best_epoch"].between(1, 2).all()
+    pca = rows[rows["detector"] == "pca"]
+    assert set(pca["threshold_rule"]) == {"label_free", "calibrated"}
+    # arms change an unsupervised detector's calibrated threshold only, never its ranking
+    assert pca["auc_pr"].nunique() == 1
+    assert rows[rows["detector"] == "random"].shape[0] == 1
+    synth = rows[rows["arm"] == "injection"]
+    assert set(synth["ratio"]) == {"0.5", "balance"} and not synth["collapsed"].any()
+    logs = list(tmp_path.rglob("*.csv"))
+    assert any("window_classifier_injection_rbalance_seed0" in p.name for p in logs)
+
+
+def test_collapsed_generator_is_flagged():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(20, 8, 3))
+    same = np.repeat(real[:1], 30, axis=0) + rng.normal(scale=1e-3, size=(30, 8, 3))
+    assert cv_study._diversity(same, real)["collapsed"]
+    assert not cv_study._diversity(rng.normal(size=(30, 8, 3)), real)["collapsed"]
+
+
+def test_run_resumes_and_reports_failed_tasks(monkeypatch, tmp_path):
+    settings = tiny_settings(detectors=("pca", "random"), arms=("none", "oversample"))
+    table = tmp_path / "runs.csv"
+    calls = []
+    real = cv_study.run_fold
+
+    def flaky(*task):
+        calls.append(task[:5])
+        if task[2] == "rolling_stratified" and task[3] == 1:
+            raise RuntimeError("boom")
+        return real(*task)
+    monkeypatch.setattr(cv_study, "run_fold", flaky)
+    first = cv_study.run(settings, "smoke", table, serial=True, loss_root=tmp_path / "loss")
+    assert len(calls) == 3
+    failed = pd.read_csv(table.with_suffix(".failed.csv"))
+    assert failed[["scheme", "fold"]].values.tolist() == [["rolling_stratified", 1]]
+    assert "RuntimeError: boom" in failed["error"].iloc[0]
+    assert set(first["scheme"]) == {"final", "rolling_stratified"}
+    calls.clear()
+    second = cv_study.run(settings, "smoke", table, serial=True, loss_root=tmp_path / "loss")
+    assert calls == [("synthetic", "syn-1", "rolling_stratified", 1, 0)]  # only the failed one
+    assert len(second) == len(first)
+    pd.testing.assert_frame_equal(pd.read_csv(table, dtype={"ratio": str}), second,
+                                  check_dtype=False)
+
+
+def test_dask_grid_equals_serial_path(tmp_path):
+    settings = tiny_settings(detectors=("pca", "iforest", "random", "window_classifier"),
+                             arms=("none", "smote"))
+    serial = cv_study.run(settings, "smoke", tmp_path / "serial.csv", serial=True,
+                          loss_root=tmp_path / "l1")
+    dask = cv_study.run(settings, "smoke", tmp_path / "dask.csv", workers=2,
+                        loss_root=tmp_path / "l2")
+    keep = list(cv_study.RUN) + ["status"] + METRIC_COLUMNS
+    numpy_only = serial["detector"] != "window_classifier"
+    # scikit-learn/NumPy detectors: bit for bit
+    pd.testing.assert_frame_equal(serial.loc[numpy_only, keep], dask.loc[numpy_only, keep])
+    # TensorFlow's float reductions depend on its thread count, which differs between this
+    # process and the single-threaded workers: same runs, scores equal to rounding, so the
+    # threshold-free metrics agree closely (a point near probability 0.5 may flip F1)
+    pd.testing.assert_frame_equal(serial.loc[~numpy_only, list(cv_study.RUN) + ["status"]],
+                                  dask.loc[~numpy_only, list(cv_study.RUN) + ["status"]])
+    for m in ("auc_pr", "vus_pr"):
+        np.testing.assert_allclose(serial.loc[~numpy_only, m], dask.loc[~numpy_only, m],
+                                   atol=0.02)
+
+
+# ---- statistics --------------------------------------------------------------------------------
+def fake_table(effect=0.1, n_entities=8):
+    rng = np.random.default_rng(1)
+    rows = []
+    for e in range(n_entities):
+        entity_level = rng.uniform(0.2, 0.6)
+        for fold in (0, 1, 2, -1):
+            scheme = "final" if fold == -1 else "kfold"
+            base = entity_level + rng.normal(0, 0.02)
+            for arm, shift in (("none", 0.0), ("smote", 0.02), ("vae", effect)):
+                ratio = "0" if arm == "none" else "1"
+                optimistic = 0.1 if scheme == "kfold" else 0.0
+                rows.append({"dataset": "d", "entity": f"e{e}", "scheme": scheme, "fold": fold,
+                             "seed": 0, "arm": arm, "ratio": ratio, "detector": "clf",
+                             "threshold_rule": "probability", "status": "ok",
+                             **{m: base + shift + optimistic + rng.normal(0, 0.01)
+                                for m in cv_report.METRICS}})
+    return pd.DataFrame(rows)
+
+
+def test_paired_tests_find_a_real_effect_and_not_a_null_one():
+    t = fake_table(effect=0.1)
+    res = cv_report.paired_tests(t[t["scheme"] == "kfold"], "f1")
+    vae = res[res["arm"] == "vae"].iloc[0]
+    assert vae["n"] == 24 and vae["mean_diff"] == pytest.approx(0.1, abs=0.01)
+    assert vae["p"] < 1e-3 and vae["p_holm"] >= vae["p"] and vae["wins"] == 1.0
+    null = cv_report.paired_tests(fake_table(effect=0.0)[lambda d: d["scheme"] == "kfold"],
+                                  "auc_pr")
+    assert null[null["arm"] == "vae"]["p"].iloc[0] > 0.01
+    vs_smote = cv_report.paired_tests(t, "f1", baseline="smote")
+    assert set(vs_smote["arm"]) == {"vae"}
+
+
+def test_optimism_is_cv_estimate_minus_held_out():
+    opt = cv_report.optimism(fake_table(), "auc_pr")
+    assert set(opt["scheme"]) == {"kfold"}
+    assert opt["optimism"].mean() == pytest.approx(0.1, abs=0.03)
+    summ = cv_report.optimism_summary(opt)
+    assert summ["ci_low"].iloc[0] < summ["mean"].iloc[0] < summ["ci_high"].iloc[0]
+
+
+def test_summary_and_bootstrap():
+    summ = cv_report.summary(fake_table())
+    row = summ[(summ["arm"] == "vae") & (summ["scheme"] == "kfold") & (summ["metric"] == "f1")]
+    assert row["n"].iloc[0] == 24
+    assert row["ci_low"].iloc[0] < row["mean"].iloc[0] < row["ci_high"].iloc[0]
+    assert cv_report.bootstrap_ci([np.nan, 2.0]) == (2.0, 2.0)
+
+
+def test_critical_difference(tmp_path):
+    t = fake_table(effect=0.1)
+    t["ratio"] = t["ratio"].replace("1", "balance")
+    ranks, p, nemenyi, path = cv_report.critical_difference(t, "f1", "kfold", "clf",
+                                                            path=tmp_path / "cd.png")
+    assert list(ranks.index) == ["vae", "smote", "none"] and p < 0.01
+    assert nemenyi.shape == (3, 3) and path.is_file()
+
+
+def test_cli_cv_runs_the_grid_into_the_profile_table(monkeypatch, tmp_path, capsys):
+    from tsad_helpers import cli
+
+    seen = {}
+
+    def fake_run(settings, profile, table_path, **kwargs):
+        seen.update(profile=profile, table=table_path, **kwargs)
+        return pd.DataFrame({"x": [1, 2]})
+    monkeypatch.setattr(cv_study, "run", fake_run)
+    code = cli.main(["cv", "--profile", "smoke", "--out", str(tmp_path), "--workers", "3",
+                     "--scheduler", "tcp://127.0.0.1:1"])
+    assert code == 0
+    assert seen["table"] == tmp_path / "03_cv_runs.csv" and seen["workers"] == 3
+    assert seen["scheduler"] == "tcp://127.0.0.1:1"
+    assert "2 runs" in capsys.readouterr().out

@@ -1,0 +1,530 @@
+"""The central study (notebook 03): does synthetic data improve detection, under
+cross-validation that respects time?
+
+One *task* is (dataset, entity, scheme, fold, seed); it returns one row per *run* (arm, ratio,
+detector, threshold) of that fold. The design:
+
+- **Development and held-out future.** The labelled series of an entity (its test split) is
+  cut at about ``share`` (70 %) into a development part and a held-out future part that no CV
+  touches; the cut never falls inside an event and both parts hold at least one whole event
+  (:func:`development_cut`; entities where that is impossible raise :class:`NoDevelopmentCut`
+  and are listed by :func:`plan`).
+- **CV schemes over the development part** (:func:`folds`): ``kfold`` and
+  ``stratified_kfold`` shuffle the windows (cut every ``stride`` points) into folds (the leaky
+  schemes of the study we reproduce: overlapping neighbours of a validation window train the
+  model); ``time_series_split`` (scikit-learn's ``TimeSeriesSplit``) and
+  ``rolling_stratified`` (:class:`~tsad_helpers.cv.RollingWindowStratifiedSplit`, whole events,
+  one or more per validation block) use contiguous blocks with a gap of ``window - 1`` points.
+  Fold ``-1`` of the pseudo-scheme ``final`` refits on the whole development part and is judged
+  on the held-out future.
+- **Inside a training fold**, the windows are split once more in time: the first
+  ``1 - inner_validation`` (by position) are trained on (the *fit* windows), the windows that
+  start after them are the *inner validation* (early stopping, label-free thresholds); no
+  fit window overlaps them. Scalers are fitted on the points of the fit windows; generators on
+  the fit windows (both classes, the label as condition); nothing sees the validation fold.
+- **Arms** (what is added to the fit windows): ``none``; ``class_weight`` (the classifier
+  weighs classes "balanced"); ``oversample``, ``smote``, ``injection``, ``vae``, ``wgan_gp``,
+  ``timegan`` add ``ratio x |fit windows|`` synthetic *anomalous* windows (ratios of the
+  profile, plus ``balance``: as many as make the classes equal). A generator is fitted once per
+  fold and sampled once; smaller ratios take the first windows of that sample.
+- **Detectors**: ``window_classifier`` is trained once per (arm, ratio) and judged at its
+  probability 0.5 (``threshold_rule="probability"``). The unsupervised detectors (``pca``,
+  ``iforest``, ``lstm_ae``, ``transformer_ae_gan``, ``random``) never learn from anomalous
+  windows, so adding synthetic anomalies cannot change what they learn: each is fitted once
+  per fold, and an arm changes only its *calibrated* threshold
+  (:func:`tsad_helpers.thresholds.calibrated` between the inner-validation normal windows and
+  the real anomalous fit windows plus the arm's synthetic ones, tuned for the real share of
+  anomalous fit windows, not the share the ratio implies); ``threshold_rule="label_free"``
+  is the 0.99-quantile of the inner-validation normal windows' scores (the rows of arm
+  ``none``).
+- **Per run**: every metric of :func:`tsad_helpers.metrics.evaluate` on the validation fold
+  (the points its windows cover: the whole block for block schemes) or on the held-out future;
+  convergence of the Keras models (epochs run, epoch and seconds of the best validation loss,
+  convergence efficiency = validation-loss decrease per epoch up to it, train/validation gap
+  there); generator fit seconds, the synthetic windows' diversity relative to the real
+  anomalous windows and a ``collapsed`` flag (diversity < 10 %: samples nearly identical).
+
+Tasks run on :mod:`tsad_helpers.grid` (Dask); the driver alone writes the tidy table, after
+each task, atomically, and skips finished tasks when restarted (:func:`run`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import detectors, events, metrics, profiles, thresholds
+from .detectors.base import window_labels
+from .preprocessing import window_starts
+from .results import loss_dir, save_table
+
+SCHEMES = ("kfold", "stratified_kfold", "time_series_split", "rolling_stratified")
+TIME_RESPECTING = ("time_series_split", "rolling_stratified")
+FINAL = "final"
+ARMS = ("none", "class_weight", "oversample", "smote", "injection", "vae", "wgan_gp", "timegan")
+GENERATOR_ARMS = ARMS[2:]
+SUPERVISED = ("window_classifier",)
+UNSUPERVISED = ("pca", "iforest", "lstm_ae", "transformer_ae_gan", "random")
+KEY = ("dataset", "entity", "scheme", "fold", "seed")
+RUN = KEY + ("arm", "ratio", "detector", "threshold_rule")
+COLLAPSE_DIVERSITY = 0.1
+
+
+class NoDevelopmentCut(ValueError):
+    """The labels of an entity leave no cut with whole events on both sides."""
+
+
+# ---- the split of a labelled series ------------------------------------------------------------
+def development_cut(labels, share: float = 0.7, slack: float = 0.15, window: int = 1) -> int:
+    """The index that ends the development part: the position nearest ``share`` of the series,
+    within ``share +- slack``, that is not inside an event and leaves at least one whole event
+    and ``2 * window`` points on each side. Raises :class:`NoDevelopmentCut` saying why."""
+    y = np.asarray(labels)
+    n = len(y)
+    seg = events.segments(y)
+    if len(seg) < 2:
+        raise NoDevelopmentCut(f"{len(seg)} event(s): both parts need a whole event")
+    p = np.arange(n + 1)
+    inside = np.zeros(n + 1, dtype=bool)
+    for start, end in seg:
+        inside[start + 1:end] = True
+    before = np.searchsorted(np.sort(seg[:, 1]), p, side="right")  # events ending <= p
+    after = len(seg) - np.searchsorted(np.sort(seg[:, 0]), p, side="left")  # starting >= p
+    ok = (~inside & (before >= 1) & (after >= 1) & (p >= 2 * window) & (n - p >= 2 * window)
+          & (np.abs(p - share * n) <= slack * n))
+    if not ok.any():
+        raise NoDevelopmentCut(f"no cut within {share - slack:.0%}-{share + slack:.0%} of "
+                               f"{n} points leaves a whole event on both sides "
+                               f"({len(seg)} events)")
+    candidates = p[ok]
+    return int(candidates[np.argmin(np.abs(candidates - share * n))])
+
+
+def folds(scheme: str, y_dev, window: int, stride: int, n_splits: int, seed: int) -> list:
+    """[(train_starts, val_starts)] of ``scheme`` over a development part with point labels
+    ``y_dev``: window start positions. Shuffled schemes: windows every ``stride`` points dealt
+    into folds; block schemes: training windows (every ``stride``) that end before the gap,
+    validation windows of stride 1 covering the block."""
+    from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
+
+    from .cv import RollingWindowStratifiedSplit
+
+    y = np.asarray(y_dev)
+    n = len(y)
+    starts = window_starts(n, window, stride)
+    if scheme in ("kfold", "stratified_kfold"):
+        labels = window_labels(y, n, window, stride)
+        if scheme == "kfold":
+            split = KFold(n_splits, shuffle=True, random_state=seed).split(starts)
+        else:
+            if labels.sum() < n_splits:
+                raise ValueError(f"stratified_kfold: {int(labels.sum())} anomalous windows "
+                                 f"for {n_splits} folds")
+            split = StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(starts,
+                                                                                     labels)
+        return [(starts[tr], starts[va]) for tr, va in split]
+    gap = window - 1
+    if scheme == "time_series_split":
+        blocks = TimeSeriesSplit(n_splits, gap=gap).split(np.zeros(n))
+    elif scheme == "rolling_stratified":
+        blocks = RollingWindowStratifiedSplit(n_splits, gap=gap, min_events=1).split(None, y)
+    else:
+        raise ValueError(f"unknown CV scheme {scheme!r}; known: {', '.join(SCHEMES)}")
+    out = []
+    for train, val in blocks:
+        if len(val) < window:
+            raise ValueError(f"{scheme}: a validation block of {len(val)} points is shorter "
+                             f"than window={window}")
+        tr = starts[(starts >= train[0]) & (starts + window <= train[-1] + 1)]
+        out.append((tr, np.arange(val[0], val[-1] + 2 - window)))
+    return out
+
+
+def inner_split(starts: np.ndarray, window: int, share: float):
+    """(fit_starts, inner_validation_starts): the training windows before and after the
+    position that leaves ``share`` of them for validation; no fit window reaches into the
+    validation windows."""
+    starts = np.sort(starts)
+    cut = starts[int(round(len(starts) * (1 - share)))] if share > 0 else starts[-1] + window
+    return starts[starts + window <= cut], starts[starts >= cut]
+
+
+def _windows(x: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
+    return x[starts[:, None] + np.arange(window)[None, :]]
+
+
+# ---- one fold ----------------------------------------------------------------------------------
+def load_entity(dataset: str, entity: str, settings: dict):
+    """(development series, labels, held-out series, labels, cut) of one entity."""
+    from . import datasets
+
+    ds = datasets.load(dataset, entity, **profiles.dataset_options(settings, dataset))
+    x, y = np.asarray(ds.test, dtype=np.float64), np.asarray(ds.test_labels, dtype=np.int64)
+    cut = development_cut(y, settings["cv"]["share"], window=settings["window"])
+    return x[:cut], y[:cut], x[cut:], y[cut:], cut
+
+
+def run_fold(dataset: str, entity: str, scheme: str, fold: int, seed: int, profile: str,
+             loss_root=None, settings: dict | None = None) -> list[dict]:
+    """Every run of one fold (``scheme=FINAL``, ``fold=-1``: the refit on the whole
+    development part, judged on the held-out future): a list of row dicts. Importable by
+    grid workers. loss_root: folder of the loss logs (default ``loss/<profile>/03_cv``)."""
+    started = time.perf_counter()
+    settings = settings or profiles.get(profile)
+    cv = settings["cv"]
+    window = settings["window"]
+    x_dev, y_dev, x_out, y_out, _ = load_entity(dataset, entity, settings)
+    stride = cv["stride"].get(dataset, cv["stride"]["default"])
+    if scheme == FINAL:
+        train = window_starts(len(x_dev), window, stride)
+        series, val_labels, val = x_out, y_out, None
+    else:
+        train, val = folds(scheme, y_dev, window, stride, cv["n_splits"], seed)[fold]
+        series, val_labels = x_dev, y_dev
+    fit, inner = inner_split(train, window, cv["inner_validation"])
+    base = {"dataset": dataset, "entity": entity, "scheme": scheme, "fold": fold, "seed": seed}
+    logs = Path(loss_root) if loss_root else loss_dir(profile, "03_cv")
+    logs = logs / dataset / entity / scheme / f"fold{fold}"
+    data = _FoldData(x_dev, y_dev, fit, inner, window, series, val_labels, val)
+    synthetic = _synthetic(data, cv, settings, seed, logs)
+    rows = []
+    for name in cv["detectors"]:
+        params = {**settings["detectors"].get(name, {}), **cv.get("detector_params", {})
+                  .get(name, {})}
+        if "window" in params:  # one window length for every detector of the study
+            params["window"] = window
+        runner = _supervised if name in SUPERVISED else _unsupervised
+        rows += runner(name, params, data, synthetic, cv, seed, logs, settings)
+    base["task_seconds"] = time.perf_counter() - started
+    return [{**base, **row} for row in rows]
+
+
+class _FoldData:
+    """The windows of one fold: fit, inner validation (with labels), and what is judged.
+    Windows are cut at the fold's start positions for the profile's window, or for a
+    detector's own window length (the random baseline scores single points)."""
+
+    def __init__(self, x_dev, y_dev, fit, inner, window, series, series_labels, val_starts):
+        if not len(fit) or not len(inner):
+            raise ValueError(f"a training fold of {len(fit) + len(inner)} windows is too "
+                             "small to split into fit and inner-validation windows")
+        self.x_dev, self.y_dev, self.starts, self.window = x_dev, y_dev, (fit, inner), window
+        self.fit_x, self.fit_y = self.windows(0, window)
+        self.inner_x, self.inner_y = self.windows(1, window)
+        covered = np.unique((fit[:, None] + np.arange(window)).ravel())
+        self.scale_on = x_dev[covered]  # the points of the fit windows
+        self.series, self.labels, self.val_starts = series, series_labels, val_starts
+
+    def windows(self, part: int, length: int):
+        """(windows [N, length, C], labels [N]) of the fit (0) or inner-validation (1) part."""
+        starts = self.starts[part]
+        if length != self.window:  # the points of the profile's windows, cut anew
+            starts = _starts_within(starts, self.window, length)
+        return (_windows(self.x_dev, starts, length),
+                _windows(self.y_dev, starts, length).max(axis=1).astype(np.int64))
+
+    def judge(self, det, threshold: float, vus_window: int) -> dict:
+        """Metrics of ``det`` on the validation fold (or the held-out future)."""
+        if self.val_starts is None:
+            scores, labels = det.decision_function(self.series), self.labels
+        else:
+            starts = self.val_starts if det.window == self.window else _starts_within(
+                self.val_starts, self.window, det.window)
+            scores = det.score_points(self.series, starts)
+            keep = np.isfinite(scores)
+            scores, labels = scores[keep], self.labels[keep]
+        out = metrics.evaluate(scores, labels, threshold, vus_window=min(vus_window,
+                                                                         len(labels) // 4))
+        out.update(val_points=len(labels), val_anomalous_points=int(labels.sum()),
+                   val_events=len(events.segments(labels)))
+        return out
+
+
+def _starts_within(starts: np.ndarray, window: int, length: int) -> np.ndarray:
+    """Starts of the windows of ``length`` lying inside the points that windows of ``window``
+    at ``starts`` cover."""
+    covered = np.zeros(starts.max() + window + 1, dtype=np.int64)
+    covered[np.unique((starts[:, None] + np.arange(window)).ravel())] = 1
+    run = np.concatenate([[0], np.cumsum(covered)])
+    cand = np.arange(len(covered) - length + 1)
+    return cand[run[cand + length] - run[cand] == length]
+
+
+def _synthetic(data: _FoldData, cv: dict, settings: dict, seed: int, logs: Path) -> dict:
+    """{arm: {"windows": [n_max, L, C] anomalous windows, "ratios": {label: n}, info...}} for
+    every generator arm of the profile (fitted on the fit windows), or {"error": reason}."""
+    from . import synthesis
+
+    n_fit = len(data.fit_x)
+    n1 = int(data.fit_y.sum())
+    counts = {f"{r:g}": int(round(r * n_fit)) for r in cv["ratios"]}
+    if n_fit - 2 * n1 > 0:
+        counts["balance"] = n_fit - 2 * n1
+    out = {}
+    for arm in cv["arms"]:
+        if arm not in GENERATOR_ARMS:
+            continue
+        if not counts:
+            out[arm] = {"error": f"{arm}: no ratio to run (anomalous windows are already half "
+                                 "of the fit windows or more)"}
+            continue
+        params = {**settings["synthesis"]["generators"].get(arm, {}),
+                  **cv.get("generator_params", {}).get(arm, {}), "random_state": seed}
+        if arm in ("vae", "wgan_gp", "timegan"):
+            params["loss_log"] = str(logs / f"generator_{arm}_seed{seed}.csv")
+        start = time.perf_counter()
+        try:
+            gen = synthesis.make(arm, **params).fit(data.fit_x, data.fit_y)
+            fit_seconds = time.perf_counter() - start
+            windows = gen.sample(max(counts.values()), label=1) if counts else None
+        except ValueError as exc:  # e.g. no or too few anomalous fit windows
+            out[arm] = {"error": f"{arm}: {exc}"}
+            continue
+        out[arm] = {"windows": windows, "counts": counts, "generator_seconds": fit_seconds,
+                    **_diversity(windows, data.fit_x[data.fit_y == 1])}
+    return {"arms": out, "counts": counts}
+
+
+def _diversity(synthetic: np.ndarray, real: np.ndarray) -> dict:
+    """Spread of the synthetic windows (mean per-entry standard deviation across windows)
+    over that of the real anomalous windows; ``collapsed`` when under 10 %."""
+    if synthetic is None or len(synthetic) < 2 or len(real) < 2:
+        return {"diversity": np.nan, "collapsed": False}
+    ratio = float(synthetic.std(axis=0).mean() / max(real.std(axis=0).mean(), 1e-12))
+    return {"diversity": ratio, "collapsed": ratio < COLLAPSE_DIVERSITY}
+
+
+def _arm_runs(arms: list, synthetic: dict):
+    """(arm, ratio label, synthetic windows or None, info) for every run of the arms."""
+    for arm in arms:
+        if arm in ("none", "class_weight"):
+            yield arm, "0", None, {}
+            continue
+        entry = synthetic["arms"][arm]
+        if "error" in entry:
+            yield arm, "-", None, {"status": entry["error"]}
+            continue
+        info = {k: entry[k] for k in ("generator_seconds", "diversity", "collapsed")}
+        for label, n in entry["counts"].items():
+            yield arm, label, entry["windows"][:n], {**info, "n_synthetic": n}
+
+
+def _make(name: str, params: dict, seed: int, log: Path):
+    det = detectors.make(name, **params)
+    p = det.get_params()
+    if "random_state" in p:
+        det.set_params(random_state=seed)
+    if "loss_log" in p:
+        det.set_params(loss_log=str(log))
+    if "verbose" in p:
+        det.set_params(verbose=0)
+    return det
+
+
+def _fit(det, x, y, data: _FoldData, inner=None):
+    start = time.perf_counter()
+    validation = (inner or (data.inner_x, data.inner_y)) if det.uses_validation else None
+    det.fit_windows(x, y, validation=validation, scale_on=data.scale_on)
+    return time.perf_counter() - start
+
+
+def _supervised(name, params, data, synthetic, cv, seed, logs, settings) -> list[dict]:
+    rows = []
+    vus = settings["evaluate"]["vus_window"]
+    for arm, ratio, extra, info in _arm_runs(cv["arms"], synthetic):
+        row = {"arm": arm, "ratio": ratio, "detector": name, "threshold_rule": "probability",
+               "n_fit_windows": len(data.fit_x), "n_fit_anomalous": int(data.fit_y.sum()),
+               **info}
+        if "status" in info:
+            rows.append(row)
+            continue
+        x, y = data.fit_x, data.fit_y
+        if extra is not None:
+            x = np.concatenate([x, extra])
+            y = np.concatenate([y, np.ones(len(extra), dtype=np.int64)])
+        det = _make(name, {**params, "class_weight": "balanced" if arm == "class_weight"
+                           else None}, seed, logs / f"{name}_{arm}_r{ratio}_seed{seed}.csv")
+        try:
+            row["fit_seconds"] = _fit(det, x, y, data)
+        except ValueError as exc:  # one class only in the fit windows
+            rows.append({**row, "status": f"{name}: {exc}"})
+            continue
+        rows.append({**row, "status": "ok", **convergence(det),
+                     **data.judge(det, 0.5, vus)})
+    return rows
+
+
+def _unsupervised(name, params, data, synthetic, cv, seed, logs, settings) -> list[dict]:
+    vus = settings["evaluate"]["vus_window"]
+    det = _make(name, params, seed, logs / f"{name}_seed{seed}.csv")
+    fit_x, fit_y = data.windows(0, det.window)
+    inner_x, inner_y = data.windows(1, det.window)
+    # anomalous fit windows are set aside by the detector (never learned from)
+    fit_seconds = _fit(det, fit_x, fit_y, data, (inner_x, inner_y))
+    normal = det.score_windows(inner_x[inner_y == 0])
+    real_anomalous = fit_x[fit_y == 1]
+    real_scores = det.score_windows(real_anomalous) if len(real_anomalous) else np.zeros(0)
+    common = {"detector": name, "n_fit_windows": len(fit_x),
+              "n_fit_anomalous": len(real_anomalous), "fit_seconds": fit_seconds,
+              **convergence(det)}
+    free = thresholds.quantile(normal, settings["evaluate"]["threshold"].get("q", 0.99))
+    # the share of anomalous windows the threshold is tuned for: the real one of the fit
+    # windows (not the synthetic share an arm's ratio would imply)
+    prior = min(max(len(real_anomalous), 1) / len(fit_x), 0.5)
+    rows = [{"arm": "none", "ratio": "0", "threshold_rule": "label_free", "status": "ok", **common,
+             **data.judge(det, free, vus)}]
+    if det.window != data.window:  # synthetic windows have the profile's length
+        return rows
+    for arm, ratio, extra, info in _arm_runs([a for a in cv["arms"] if a != "class_weight"],
+                                             synthetic):
+        row = {"arm": arm, "ratio": ratio, "threshold_rule": "calibrated", **common, **info}
+        anomalous = real_scores if extra is None else np.concatenate(
+            [real_scores, det.score_windows(extra)])
+        if "status" in info or not len(anomalous):
+            rows.append({**row, "status": info.get("status", "no anomalous window to "
+                                                   "calibrate on")})
+            continue
+        thr = thresholds.calibrated(normal, anomalous, prior=prior)
+        rows.append({**row, "status": "ok",
+                     **data.judge(det, thr, vus)})
+    return rows
+
+
+def convergence(det) -> dict:
+    """Epochs run, the epoch (1-based) and seconds of the lowest validation loss, the
+    validation-loss decrease per epoch up to it, and the validation minus training loss there
+    (empty for models without a training history)."""
+    hist = getattr(det, "history_", None)
+    if not hist:
+        return {}
+    key = "rec_loss" if "val_rec_loss" in hist else "loss"
+    val, train = np.asarray(hist.get(f"val_{key}", [])), np.asarray(hist.get(key, []))
+    if not len(val) or not np.isfinite(val).any():
+        return {"epochs_run": det.epochs_run_}
+    best = int(np.nanargmin(val))
+    seconds = getattr(det, "epoch_seconds_", [])
+    return {"epochs_run": det.epochs_run_, "best_epoch": best + 1,
+            "seconds_to_best": seconds[best] if len(seconds) > best else np.nan,
+            "convergence_efficiency": float((val[0] - val[best]) / (best + 1)),
+            "train_val_gap": float(val[best] - train[best]) if len(train) > best else np.nan,
+            "best_val_loss": float(val[best])}
+
+
+# ---- the grid ----------------------------------------------------------------------------------
+def plan(settings: dict, data_dir=None) -> tuple[list[tuple], pd.DataFrame]:
+    """(tasks, skipped): every (dataset, entity, scheme, fold, seed) of the profile, seed by
+    seed (so a partial run covers every entity at the first seed first), and the entities (or
+    schemes of an entity) that cannot be run, with the reason."""
+    from . import datasets
+
+    cv = settings["cv"]
+    found, skipped = [], []
+    for name in cv["datasets"]:
+        try:
+            entities = datasets.entities(name, root=data_dir)
+        except (FileNotFoundError, ValueError) as exc:
+            skipped.append({"dataset": name, "entity": "*", "scheme": "*", "reason": str(exc)})
+            continue
+        limit = cv.get("max_entities", {}).get(name)
+        for entity in entities[:limit]:
+            schemes, reasons = _entity_folds(name, entity, settings, data_dir)
+            if schemes is not None:
+                found.append((name, entity, schemes))
+            skipped += reasons
+    tasks = [(name, entity, scheme, fold, seed) for seed in settings["seeds"]
+             for name, entity, schemes in found
+             for scheme, n in [(FINAL, None)] + list(schemes.items())
+             for fold in ([-1] if n is None else range(n))]
+    return tasks, pd.DataFrame(skipped, columns=["dataset", "entity", "scheme", "reason"])
+
+
+def _entity_folds(name, entity, settings, data_dir):
+    """({scheme: number of folds} or None when the entity has no valid cut, [skip reasons])."""
+    from . import datasets
+
+    cv, window = settings["cv"], settings["window"]
+    ds = datasets.load(name, entity, root=data_dir, **profiles.dataset_options(settings, name))
+    y = np.asarray(ds.test_labels, dtype=np.int64)
+    try:
+        cut = development_cut(y, cv["share"], window=window)
+    except NoDevelopmentCut as exc:
+        return None, [{"dataset": name, "entity": entity, "scheme": "*", "reason": str(exc)}]
+    stride = cv["stride"].get(name, cv["stride"]["default"])
+    schemes, skipped = {}, []
+    for scheme in cv["schemes"]:
+        try:  # fold counts do not depend on the seed (only which windows go where)
+            schemes[scheme] = len(folds(scheme, y[:cut], window, stride, cv["n_splits"], 0))
+        except ValueError as exc:
+            skipped.append({"dataset": name, "entity": entity, "scheme": scheme,
+                            "reason": str(exc)})
+    return schemes, skipped
+
+
+def run(settings: dict, profile: str, table_path, data_dir=None, scheduler=None,
+        workers=None, loss_root=None, serial: bool = False, progress=None) -> pd.DataFrame:
+    """Run every task of the profile not yet in ``table_path`` (CSV) and return the whole
+    table. Tasks run on a Dask cluster (``scheduler`` address, else a LocalCluster of
+    ``workers`` processes), or in this process with ``serial=True``. The table is rewritten
+    atomically after each task; a failed task is listed in ``<table>.failed.csv`` (rewritten
+    at the end) with its key and error, and the others go on. ``data_dir`` is set as
+    ``TSAD_DATA_DIR`` for the workers."""
+    import os
+
+    from .grid import cluster, run_tasks
+
+    if data_dir is not None:
+        os.environ["TSAD_DATA_DIR"] = str(Path(data_dir).resolve())
+    table_path = Path(table_path)
+    done = pd.read_csv(table_path, keep_default_na=True, dtype={"ratio": str}) \
+        if table_path.is_file() else pd.DataFrame(columns=list(RUN))
+    tasks, _ = plan(settings, data_dir)
+    finished = set(map(tuple, done[list(KEY)].astype(str).to_numpy())) if len(done) else set()
+    todo = [t for t in tasks if tuple(map(str, t)) not in finished]
+    failed = []
+    parts = [done] if len(done) else []
+
+    def on_error(task, exc):
+        failed.append({**dict(zip(KEY, task)), "error": f"{type(exc).__name__}: {exc}"})
+
+    args = [(*t, profile, loss_root, settings) for t in todo]
+    if todo:
+        with (_null() if serial else cluster(scheduler, workers)) as client:
+            for _, rows in run_tasks(client, run_fold, args, progress=progress,
+                                     on_error=on_error):
+                parts.append(pd.DataFrame(rows))
+                save_table(_ordered(pd.concat(parts, ignore_index=True)), table_path,
+                           index=False)
+    save_table(pd.DataFrame(failed, columns=[*KEY, "error"]),
+               table_path.with_suffix(".failed.csv"), index=False)
+    table = _ordered(pd.concat(parts, ignore_index=True)) if parts else done
+    return table
+
+
+def read_table(table_path) -> pd.DataFrame:
+    """The runs written so far by :func:`run` (ratios kept as text: "0.25", "balance")."""
+    return _ordered(pd.read_csv(table_path, dtype={"ratio": str}))
+
+
+def failed_tasks(table_path) -> pd.DataFrame:
+    """The tasks of the last :func:`run` into ``table_path`` that raised, with their errors."""
+    path = Path(table_path).with_suffix(".failed.csv")
+    return pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=[*KEY, "error"])
+
+
+class _null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _ordered(table: pd.DataFrame) -> pd.DataFrame:
+    first = [c for c in RUN if c in table.columns] + ["status"]
+    rest = [c for c in table.columns if c not in first]
+    table = table[first + rest].copy()
+    table["ratio"] = table["ratio"].astype(str)
+    return table.sort_values(list(RUN), kind="stable").reset_index(drop=True)
