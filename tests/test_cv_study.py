@@ -158,7 +158,11 @@ def test_run_fold_rows(tmp_path):
     synth = rows[rows["arm"] == "injection"]
     assert set(synth["ratio"]) == {"0.5", "balance"} and not synth["collapsed"].any()
     logs = list(tmp_path.rglob("*.csv"))
-    assert any("window_classifier_injection_rbalance_seed0" in p.name for p in logs)
+    assert [p.relative_to(tmp_path).as_posix() for p in logs] == [
+        "synthetic/syn-1/rolling_stratified_fold0_seed0.csv"]
+    models = set(pd.read_csv(logs[0])["model"])
+    assert {"window_classifier_injection_rbalance", "window_classifier_none_r0"} <= models
+    assert not list(tmp_path.rglob("*.parts"))
 
 
 def test_collapsed_generator_is_flagged():
@@ -289,3 +293,12 @@ def test_cli_cv_runs_the_grid_into_the_profile_table(monkeypatch, tmp_path, caps
     assert seen["table"] == tmp_path / "03_cv_runs.csv" and seen["workers"] == 3
     assert seen["scheduler"] == "tcp://127.0.0.1:1"
     assert "2 runs" in capsys.readouterr().out
+
+
+def test_arm_entities_limit_a_costly_arm_and_plan_lists_it():
+    s = tiny_settings(arms=("none", "injection", "timegan"))
+    s["cv"]["arm_entities"] = {"timegan": {"synthetic": ["syn-9"]}}
+    assert cv_study.arms_for(s["cv"], "synthetic", "syn-1") == ["none", "injection"]
+    assert cv_study.arms_for(s["cv"], "smd", "machine-1-1") == ["none", "injection", "timegan"]
+    _, skipped = cv_study.plan(s)
+    assert skipped["reason"].str.contains("arm timegan not run").any()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .cv_study import FINAL, GENERATOR_ARMS, RUN
+from .cv_study import ARMS, FINAL, GENERATOR_ARMS, RUN
 
 METRICS = ("f1", "pa_f1", "auc_pr", "vus_pr")
 BLOCK = ("dataset", "entity", "fold", "seed")  # what a paired comparison pairs over
@@ -253,7 +253,7 @@ def plot_scheme_folds(y_dev, window: int, stride: int, n_splits: int, seed: int,
     schemes = schemes or cv_study.SCHEMES
     fig, axes = plt.subplots(len(schemes), 1, figsize=(10, 1.15 * len(schemes) + 0.8),
                              sharex=True, squeeze=False)
-    cmap = ListedColormap(["white", "tab:blue", "tab:orange", "tab:red"])
+    cmap = ListedColormap(["white", "tab:blue", "tab:orange", "tab:red", "black"])
     offsets = np.arange(window)
     for ax, scheme in zip(axes[:, 0], schemes):
         grid = []
@@ -263,8 +263,8 @@ def plot_scheme_folds(y_dev, window: int, stride: int, n_splits: int, seed: int,
             tr[(train[:, None] + offsets).ravel()] = True
             va[(val[:, None] + offsets).ravel()] = True
             grid.append(tr * 1 + va * 2)
-        grid.append(np.where(y == 1, 3, 0))
-        ax.imshow(np.array(grid), aspect="auto", cmap=cmap, vmin=0, vmax=3,
+        grid.append(np.where(y == 1, 4, 0))
+        ax.imshow(np.array(grid), aspect="auto", cmap=cmap, vmin=0, vmax=4,
                   interpolation="nearest")
         ax.set_yticks(range(len(grid)))
         ax.set_yticklabels([f"fold {k + 1}" for k in range(len(grid) - 1)] + ["labels"],
@@ -272,7 +272,7 @@ def plot_scheme_folds(y_dev, window: int, stride: int, n_splits: int, seed: int,
         ax.set_title(scheme, fontsize=9, loc="left")
     axes[-1, 0].set_xlabel("time index of the development part")
     fig.suptitle("points covered by training windows (blue), validation windows (orange), "
-                 "both (red); bottom row: anomaly labels (red)", fontsize=9)
+                 "both (red: the leak); bottom row: anomaly labels (black)", fontsize=9)
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -291,17 +291,19 @@ def plot_ratio(summ: pd.DataFrame, metric: str, scheme: str, detector: str, path
     order += ["balance"] if (sel["ratio"] == "balance").any() else []
     pos = {r: i for i, r in enumerate(order)}
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    colors = dict(zip(ARMS, plt.get_cmap("tab10").colors))
     for arm, group in sel.groupby("arm"):
+        color = colors.get(arm, "grey")
         if (group["ratio"] == "0").all():
             row = group.iloc[0]
-            line = ax.axhline(row["mean"], ls="--", lw=1, label=f"{arm}")
-            ax.axhspan(row["ci_low"], row["ci_high"], color=line.get_color(), alpha=0.08)
+            ax.axhline(row["mean"], ls="--", lw=1, color=color, label=f"{arm}")
+            ax.axhspan(row["ci_low"], row["ci_high"], color=color, alpha=0.08)
             continue
         group = group[group["ratio"].isin(order)].sort_values("ratio", key=lambda s: s.map(pos))
         x = group["ratio"].map(pos).to_numpy()
         ax.errorbar(x, group["mean"], yerr=[group["mean"] - group["ci_low"],
                                             group["ci_high"] - group["mean"]],
-                    marker="o", capsize=3, label=arm)
+                    marker="o", capsize=3, color=color, label=arm)
     ax.set_xticks(range(len(order)))
     ax.set_xticklabels(order)
     ax.set_xlabel("integration ratio |synthetic| / |real fit windows|")
@@ -319,16 +321,17 @@ def plot_optimism(opt: pd.DataFrame, path):
 
     from .results import save_figure
 
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
     order = sorted(opt["scheme"].unique())
-    sns.boxplot(data=opt, x="scheme", y="optimism", order=order, ax=ax, color="lightgrey",
-                fliersize=0)
-    sns.stripplot(data=opt, x="scheme", y="optimism", order=order, ax=ax, size=2, alpha=0.4,
-                  hue="detector", dodge=False)
+    sns.boxplot(data=opt, x="scheme", y="optimism", order=order, ax=ax, color="whitesmoke",
+                fliersize=0, width=0.5)
+    sns.stripplot(data=opt, x="scheme", y="optimism", order=order, ax=ax, size=3.5, alpha=0.7,
+                  hue="detector", jitter=0.2)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_title(f"{opt['metric'].iloc[0]}: CV estimate minus held-out future "
                  "(> 0: the scheme was optimistic)", fontsize=9)
-    ax.legend(fontsize=6, ncol=3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), title="detector",
+              title_fontsize=7)
     fig.tight_layout()
     return save_figure(fig, path)
 

@@ -171,7 +171,9 @@ def run_fold(dataset: str, entity: str, scheme: str, fold: int, seed: int, profi
              loss_root=None, settings: dict | None = None) -> list[dict]:
     """Every run of one fold (``scheme=FINAL``, ``fold=-1``: the refit on the whole
     development part, judged on the held-out future): a list of row dicts. Importable by
-    grid workers. loss_root: folder of the loss logs (default ``loss/<profile>/03_cv``)."""
+    grid workers. loss_root: folder of the loss logs (default ``loss/<profile>/03_cv``):
+    one CSV per task, ``<dataset>/<entity>/<scheme>_fold<k>_seed<s>.csv``, every model's
+    losses per epoch with a ``model`` column (:func:`merge_loss_logs`)."""
     started = time.perf_counter()
     settings = settings or profiles.get(profile)
     cv = settings["cv"]
@@ -186,9 +188,11 @@ def run_fold(dataset: str, entity: str, scheme: str, fold: int, seed: int, profi
         series, val_labels = x_dev, y_dev
     fit, inner = inner_split(train, window, cv["inner_validation"])
     base = {"dataset": dataset, "entity": entity, "scheme": scheme, "fold": fold, "seed": seed}
-    logs = Path(loss_root) if loss_root else loss_dir(profile, "03_cv")
-    logs = logs / dataset / entity / scheme / f"fold{fold}"
+    root = Path(loss_root) if loss_root else loss_dir(profile, "03_cv")
+    target = root / dataset / entity / f"{scheme}_fold{fold}_seed{seed}.csv"
+    logs = target.parent / f".{target.stem}.parts"  # one CSV per model while the task runs
     data = _FoldData(x_dev, y_dev, fit, inner, window, series, val_labels, val)
+    cv = {**cv, "arms": arms_for(cv, dataset, entity)}
     synthetic = _synthetic(data, cv, settings, seed, logs)
     rows = []
     for name in cv["detectors"]:
@@ -198,6 +202,7 @@ def run_fold(dataset: str, entity: str, scheme: str, fold: int, seed: int, profi
             params["window"] = window
         runner = _supervised if name in SUPERVISED else _unsupervised
         rows += runner(name, params, data, synthetic, cv, seed, logs, settings)
+    merge_loss_logs(logs, target)
     base["task_seconds"] = time.perf_counter() - started
     return [{**base, **row} for row in rows]
 
@@ -253,6 +258,32 @@ def _starts_within(starts: np.ndarray, window: int, length: int) -> np.ndarray:
     return cand[run[cand + length] - run[cand] == length]
 
 
+def arms_for(cv: dict, dataset: str, entity: str) -> list:
+    """The arms run on an entity: all of the profile's, except an arm that ``arm_entities``
+    limits ({arm: {dataset: [entities]}}, for the costliest generators) to other entities."""
+    limits = cv.get("arm_entities", {})
+    return [a for a in cv["arms"]
+            if a not in limits or entity in limits[a].get(dataset, [entity])]
+
+
+def merge_loss_logs(parts: Path, target: Path) -> Path | None:
+    """The per-model loss logs of one task (``parts/<model>.csv``) as one long CSV with a
+    ``model`` column (e.g. ``window_classifier_vae_rbalance``, ``generator_timegan``),
+    written atomically; the parts are removed."""
+    import shutil
+
+    files = sorted(Path(parts).glob("*.csv"))
+    if not files:
+        shutil.rmtree(parts, ignore_errors=True)
+        return None
+    frames = [pd.read_csv(f).assign(model=f.stem) for f in files]
+    table = pd.concat(frames, ignore_index=True)
+    save_table(table[["model"] + [c for c in table.columns if c != "model"]], target,
+               index=False)
+    shutil.rmtree(parts, ignore_errors=True)
+    return target
+
+
 def _synthetic(data: _FoldData, cv: dict, settings: dict, seed: int, logs: Path) -> dict:
     """{arm: {"windows": [n_max, L, C] anomalous windows, "ratios": {label: n}, info...}} for
     every generator arm of the profile (fitted on the fit windows), or {"error": reason}."""
@@ -274,7 +305,7 @@ def _synthetic(data: _FoldData, cv: dict, settings: dict, seed: int, logs: Path)
         params = {**settings["synthesis"]["generators"].get(arm, {}),
                   **cv.get("generator_params", {}).get(arm, {}), "random_state": seed}
         if arm in ("vae", "wgan_gp", "timegan"):
-            params["loss_log"] = str(logs / f"generator_{arm}_seed{seed}.csv")
+            params["loss_log"] = str(logs / f"generator_{arm}.csv")
         start = time.perf_counter()
         try:
             gen = synthesis.make(arm, **params).fit(data.fit_x, data.fit_y)
@@ -346,7 +377,7 @@ def _supervised(name, params, data, synthetic, cv, seed, logs, settings) -> list
             x = np.concatenate([x, extra])
             y = np.concatenate([y, np.ones(len(extra), dtype=np.int64)])
         det = _make(name, {**params, "class_weight": "balanced" if arm == "class_weight"
-                           else None}, seed, logs / f"{name}_{arm}_r{ratio}_seed{seed}.csv")
+                           else None}, seed, logs / f"{name}_{arm}_r{ratio}.csv")
         try:
             row["fit_seconds"] = _fit(det, x, y, data)
         except ValueError as exc:  # one class only in the fit windows
@@ -359,7 +390,7 @@ def _supervised(name, params, data, synthetic, cv, seed, logs, settings) -> list
 
 def _unsupervised(name, params, data, synthetic, cv, seed, logs, settings) -> list[dict]:
     vus = settings["evaluate"]["vus_window"]
-    det = _make(name, params, seed, logs / f"{name}_seed{seed}.csv")
+    det = _make(name, params, seed, logs / f"{name}.csv")
     fit_x, fit_y = data.windows(0, det.window)
     inner_x, inner_y = data.windows(1, det.window)
     # anomalous fit windows are set aside by the detector (never learned from)
@@ -433,6 +464,10 @@ def plan(settings: dict, data_dir=None) -> tuple[list[tuple], pd.DataFrame]:
             schemes, reasons = _entity_folds(name, entity, settings, data_dir)
             if schemes is not None:
                 found.append((name, entity, schemes))
+                skipped += [{"dataset": name, "entity": entity, "scheme": "*",
+                             "reason": f"arm {a} not run on this entity (profile's "
+                                       "arm_entities)"}
+                            for a in cv["arms"] if a not in arms_for(cv, name, entity)]
             skipped += reasons
     tasks = [(name, entity, scheme, fold, seed) for seed in settings["seeds"]
              for name, entity, schemes in found

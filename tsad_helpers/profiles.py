@@ -99,7 +99,8 @@ def _synthesis(profile: str, series: list, stride, classes: list, budget: dict) 
 # `n_splits` folds; windows every `stride` points (one per dataset, else "default"); the last
 # `inner_validation` of a training fold's windows early-stop and set label-free thresholds;
 # `arms` x `ratios` (plus the ratio that balances the classes); `generator_params` and
-# `detector_params` override the generators' (synthesis) and detectors' settings for the study.
+# `detector_params` override the generators' (synthesis) and detectors' settings for the study;
+# `arm_entities` ({arm: {dataset: [entities]}}) limits a costly arm to some entities.
 _CV_DETECTORS = ["window_classifier", "transformer_ae_gan", "lstm_ae", "pca", "iforest",
                  "random"]
 _ALL_ARMS = ["none", "class_weight", "oversample", "smote", "injection", "vae", "wgan_gp",
@@ -109,11 +110,12 @@ _ALL_SCHEMES = ["kfold", "stratified_kfold", "time_series_split", "rolling_strat
 
 def _cv(datasets: list, schemes: list, arms: list, ratios: list, n_splits: int, stride: dict,
         detectors: list, generator_params: dict, detector_params: dict,
-        max_entities: dict | None = None) -> dict:
+        max_entities: dict | None = None, arm_entities: dict | None = None) -> dict:
     return {"datasets": datasets, "max_entities": max_entities or {}, "share": 0.7,
             "schemes": schemes, "n_splits": n_splits, "stride": stride,
             "inner_validation": 0.25, "arms": arms, "ratios": ratios, "detectors": detectors,
-            "generator_params": generator_params, "detector_params": detector_params}
+            "generator_params": generator_params, "detector_params": detector_params,
+            "arm_entities": arm_entities or {}}
 
 
 _SYNTHETIC_SMALL = {"train_length": 1500, "test_length": 1500, "events_per_type": 1,
@@ -143,8 +145,10 @@ PROFILES = {
                                 forest_stride=2, pca_stride=1, trees=100),
         "synthesis": _synthesis("quick", [["synthetic", "syn-1"]], 2, [0, 1],
                                 {"repeats": 1, "disc_steps": 300, "pred_steps": 600}),
-        # ~10 min on 2 cores: the balancing ratio only, tiny generator budgets
+        # ~10 min on 2 cores: the balancing ratio only, tiny generator budgets, and TimeGAN
+        # (12 s per fit, mostly graph tracing, whatever the epochs) on one entity
         "cv": _cv(["synthetic"], _ALL_SCHEMES, _ALL_ARMS, [], n_splits=2,
+                  arm_entities={"timegan": {"synthetic": ["syn-1"]}},
                   stride={"default": 8},
                   detectors=[d for d in _CV_DETECTORS if d != "lstm_ae"],
                   generator_params={"timegan": {"hidden": 8, "layers": 1, "pca_components": 0.95,
