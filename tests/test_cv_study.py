@@ -302,3 +302,22 @@ def test_arm_entities_limit_a_costly_arm_and_plan_lists_it():
     assert cv_study.arms_for(s["cv"], "smd", "machine-1-1") == ["none", "injection", "timegan"]
     _, skipped = cv_study.plan(s)
     assert skipped["reason"].str.contains("arm timegan not run").any()
+
+
+def test_a_table_is_continued_only_with_its_own_settings(tmp_path):
+    settings = tiny_settings(detectors=("pca", "random"), arms=("none",))
+    table = tmp_path / "runs.csv"
+    cv_study.run(settings, "smoke", table, serial=True, loss_root=tmp_path / "loss")
+    assert table.with_suffix(".settings.json").is_file()
+    changed = tiny_settings(detectors=("pca", "random"), arms=("none",))
+    changed["cv"]["inner_validation"] = 0.3
+    with pytest.raises(ValueError, match="other settings"):
+        cv_study.run(changed, "smoke", table, serial=True, loss_root=tmp_path / "loss")
+
+
+def test_arm_blocks_drop_an_arm_run_on_few_entities():
+    t = fake_table(effect=0.1)
+    t["ratio"] = t["ratio"].replace("1", "balance")
+    t = t[~((t["arm"] == "vae") & (t["entity"] != "e0"))]
+    wide = cv_report.arm_blocks(t, "f1", "kfold", "clf")
+    assert list(wide.columns) == ["none", "smote"] and len(wide) == 24

@@ -113,7 +113,10 @@ def optimism(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     out = cv.merge(held, on=setup)
     out["optimism"] = out["cv_estimate"] - out["held_out"]
     out["metric"] = metric
-    return out
+    # arms that cannot change the metric (an unsupervised detector's AUC-PR) give identical
+    # setups: count each once, so they do not outweigh the others
+    same = ["dataset", "entity", "seed", "scheme", "detector", "cv_estimate", "held_out"]
+    return out.drop_duplicates(same).reset_index(drop=True)
 
 
 def optimism_summary(opt: pd.DataFrame, by=("scheme",)) -> pd.DataFrame:
@@ -132,13 +135,15 @@ def optimism_summary(opt: pd.DataFrame, by=("scheme",)) -> pd.DataFrame:
 def arm_blocks(table: pd.DataFrame, metric: str, scheme: str, detector: str,
                ratio: str = "balance") -> pd.DataFrame:
     """Blocks (dataset, entity, fold, seed) x arms of ``metric`` for one scheme and detector:
-    the generator arms at ``ratio``, ``none`` and ``class_weight`` as they are; blocks with a
-    missing arm are dropped."""
+    the generator arms at ``ratio``, ``none`` and ``class_weight`` as they are; arms missing
+    from half the blocks or more are dropped, then blocks with a missing arm."""
     ok = ok_rows(table)
     sel = ok[(ok["scheme"] == scheme) & (ok["detector"] == detector)
              & (ok["threshold_rule"] != "label_free")
              & (ok["ratio"].isin([ratio, "0"]))]
     wide = sel.pivot_table(index=list(BLOCK), columns="arm", values=metric, aggfunc="first")
+    # an arm run on few entities (a profile's arm_entities) would cut the blocks to those
+    wide = wide.loc[:, wide.notna().mean() >= 0.5]
     return wide.dropna()
 
 

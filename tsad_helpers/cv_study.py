@@ -232,20 +232,26 @@ class _FoldData:
                 _windows(self.y_dev, starts, length).max(axis=1).astype(np.int64))
 
     def judge(self, det, threshold: float, vus_window: int) -> dict:
-        """Metrics of ``det`` on the validation fold (or the held-out future)."""
-        if self.val_starts is None:
-            scores, labels = det.decision_function(self.series), self.labels
-        else:
-            starts = self.val_starts if det.window == self.window else _starts_within(
-                self.val_starts, self.window, det.window)
-            scores = det.score_points(self.series, starts)
-            keep = np.isfinite(scores)
-            scores, labels = scores[keep], self.labels[keep]
+        """Metrics of ``det`` on the validation fold (or the held-out future); the scores of
+        a fitted detector are computed once and reused for its other thresholds."""
+        if getattr(self, "_scored", (None,))[0] is not det:
+            self._scored = (det, *self._scores(det))
+        _, scores, labels = self._scored
         out = metrics.evaluate(scores, labels, threshold, vus_window=min(vus_window,
                                                                          len(labels) // 4))
+        out.pop("pa_k_f1")  # the curve (101 values); its area pa_k_auc is kept
         out.update(val_points=len(labels), val_anomalous_points=int(labels.sum()),
                    val_events=len(events.segments(labels)))
         return out
+
+    def _scores(self, det):
+        if self.val_starts is None:
+            return det.decision_function(self.series), self.labels
+        starts = self.val_starts if det.window == self.window else _starts_within(
+            self.val_starts, self.window, det.window)
+        scores = det.score_points(self.series, starts)
+        keep = np.isfinite(scores)
+        return scores[keep], self.labels[keep]
 
 
 def _starts_within(starts: np.ndarray, window: int, length: int) -> np.ndarray:
@@ -301,6 +307,11 @@ def _synthetic(data: _FoldData, cv: dict, settings: dict, seed: int, logs: Path)
         if not counts:
             out[arm] = {"error": f"{arm}: no ratio to run (anomalous windows are already half "
                                  "of the fit windows or more)"}
+            continue
+        needed = 0 if arm == "injection" else 2 if arm == "smote" else 1
+        if n1 < needed:  # known before fitting: do not spend the fit
+            out[arm] = {"error": f"{arm}: {n1} anomalous fit window(s); it needs {needed} to "
+                                 "learn the anomalous class from"}
             continue
         params = {**settings["synthesis"]["generators"].get(arm, {}),
                   **cv.get("generator_params", {}).get(arm, {}), "random_state": seed}
@@ -459,8 +470,10 @@ def plan(settings: dict, data_dir=None) -> tuple[list[tuple], pd.DataFrame]:
         except (FileNotFoundError, ValueError) as exc:
             skipped.append({"dataset": name, "entity": "*", "scheme": "*", "reason": str(exc)})
             continue
-        limit = cv.get("max_entities", {}).get(name)
-        for entity in entities[:limit]:
+        limit = cv.get("max_entities", {}).get(name)  # entities with a valid cut
+        for entity in entities:
+            if limit is not None and sum(f[0] == name for f in found) >= limit:
+                break
             schemes, reasons = _entity_folds(name, entity, settings, data_dir)
             if schemes is not None:
                 found.append((name, entity, schemes))
@@ -513,6 +526,7 @@ def run(settings: dict, profile: str, table_path, data_dir=None, scheduler=None,
     if data_dir is not None:
         os.environ["TSAD_DATA_DIR"] = str(Path(data_dir).resolve())
     table_path = Path(table_path)
+    _check_settings(settings, table_path)
     done = pd.read_csv(table_path, keep_default_na=True, dtype={"ratio": str}) \
         if table_path.is_file() else pd.DataFrame(columns=list(RUN))
     tasks, _ = plan(settings, data_dir)
@@ -536,6 +550,39 @@ def run(settings: dict, profile: str, table_path, data_dir=None, scheduler=None,
                table_path.with_suffix(".failed.csv"), index=False)
     table = _ordered(pd.concat(parts, ignore_index=True)) if parts else done
     return table
+
+
+def _settings_path(table_path: Path) -> Path:
+    return table_path.with_suffix(".settings.json")
+
+
+def fingerprint(settings: dict) -> dict:
+    """What a table's runs depend on: the study's settings, the window, seeds, detector,
+    generator and evaluation settings (compared as JSON)."""
+    import json
+
+    keys = ("cv", "window", "seeds", "detectors", "evaluate", "synthetic")
+    picked = {k: settings.get(k) for k in keys}
+    picked["generators"] = settings.get("synthesis", {}).get("generators")
+    return json.loads(json.dumps(picked, sort_keys=True, default=str))
+
+
+def _check_settings(settings: dict, table_path: Path) -> None:
+    """A table is only continued with the settings that began it (recorded next to it)."""
+    import json
+
+    from .results import save_json
+
+    path = _settings_path(table_path)
+    current = fingerprint(settings)
+    if table_path.is_file():
+        recorded = json.loads(path.read_text()) if path.is_file() else None
+        if recorded != current:
+            raise ValueError(f"{table_path} holds runs made with other settings (recorded in "
+                             f"{path.name}); move it away or choose another output folder "
+                             "to start a new table")
+    else:
+        save_json(current, path)
 
 
 def read_table(table_path) -> pd.DataFrame:
