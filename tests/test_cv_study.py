@@ -321,3 +321,13 @@ def test_arm_blocks_drop_an_arm_run_on_few_entities():
     t = t[~((t["arm"] == "vae") & (t["entity"] != "e0"))]
     wide = cv_report.arm_blocks(t, "f1", "kfold", "clf")
     assert list(wide.columns) == ["none", "smote"] and len(wide) == 24
+
+
+def test_arm_schemes_and_study_seeds():
+    s = tiny_settings(arms=("none", "timegan"))
+    s["cv"]["arm_schemes"] = {"timegan": ["rolling_stratified", "final"]}
+    assert cv_study.arms_for(s["cv"], "synthetic", "syn-1", "kfold") == ["none"]
+    assert cv_study.arms_for(s["cv"], "synthetic", "syn-1", "final") == ["none", "timegan"]
+    s["cv"]["seeds"] = [3, 4]
+    tasks, _ = cv_study.plan(s)
+    assert {t[4] for t in tasks} == {3, 4}

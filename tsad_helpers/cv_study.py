@@ -192,7 +192,7 @@ def run_fold(dataset: str, entity: str, scheme: str, fold: int, seed: int, profi
     target = root / dataset / entity / f"{scheme}_fold{fold}_seed{seed}.csv"
     logs = target.parent / f".{target.stem}.parts"  # one CSV per model while the task runs
     data = _FoldData(x_dev, y_dev, fit, inner, window, series, val_labels, val)
-    cv = {**cv, "arms": arms_for(cv, dataset, entity)}
+    cv = {**cv, "arms": arms_for(cv, dataset, entity, scheme)}
     synthetic = _synthetic(data, cv, settings, seed, logs)
     rows = []
     for name in cv["detectors"]:
@@ -264,12 +264,14 @@ def _starts_within(starts: np.ndarray, window: int, length: int) -> np.ndarray:
     return cand[run[cand + length] - run[cand] == length]
 
 
-def arms_for(cv: dict, dataset: str, entity: str) -> list:
-    """The arms run on an entity: all of the profile's, except an arm that ``arm_entities``
-    limits ({arm: {dataset: [entities]}}, for the costliest generators) to other entities."""
-    limits = cv.get("arm_entities", {})
+def arms_for(cv: dict, dataset: str, entity: str, scheme: str | None = None) -> list:
+    """The arms run on an entity (and scheme): all of the profile's, except an arm that
+    ``arm_entities`` ({arm: {dataset: [entities]}}) or ``arm_schemes`` ({arm: [schemes]})
+    limits to other entities or schemes (for the costliest generators)."""
+    limits, schemes = cv.get("arm_entities", {}), cv.get("arm_schemes", {})
     return [a for a in cv["arms"]
-            if a not in limits or entity in limits[a].get(dataset, [entity])]
+            if (a not in limits or entity in limits[a].get(dataset, [entity]))
+            and (scheme is None or a not in schemes or scheme in schemes[a])]
 
 
 def merge_loss_logs(parts: Path, target: Path) -> Path | None:
@@ -482,7 +484,7 @@ def plan(settings: dict, data_dir=None) -> tuple[list[tuple], pd.DataFrame]:
                                        "arm_entities)"}
                             for a in cv["arms"] if a not in arms_for(cv, name, entity)]
             skipped += reasons
-    tasks = [(name, entity, scheme, fold, seed) for seed in settings["seeds"]
+    tasks = [(name, entity, scheme, fold, seed) for seed in cv.get("seeds", settings["seeds"])
              for name, entity, schemes in found
              for scheme, n in [(FINAL, None)] + list(schemes.items())
              for fold in ([-1] if n is None else range(n))]
