@@ -167,11 +167,12 @@ def critical_difference(table: pd.DataFrame, metric: str, scheme: str, detector:
         return ranks, friedman, nemenyi, None
     from .results import save_figure
 
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(ranks) + 1.4))
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(ranks) + 1.8))
     sp.critical_difference_diagram(ranks, nemenyi, ax=ax)
-    ax.set_title(f"{metric}, {detector}, {scheme} (ratio {ratio}): mean rank over "
-                 f"{len(wide)} blocks, Friedman p = {friedman:.3g}; bars join arms Nemenyi "
-                 "cannot separate (p >= .05)", fontsize=8)
+    ax.set_title(f"{metric}, {detector}, {scheme} (generators at ratio {ratio}): mean rank "
+                 f"over {len(wide)} blocks, Friedman p = {friedman:.3g}\nbars join the arms "
+                 "that the Nemenyi test cannot separate (p >= .05)", fontsize=8, pad=18)
+    fig.subplots_adjust(left=0.2, right=0.8, top=0.8)
     return ranks, friedman, nemenyi, save_figure(fig, path)
 
 
