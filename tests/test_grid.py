@@ -51,3 +51,9 @@ def test_worker_environment_shares_the_cores(monkeypatch):
     assert grid.worker_environment(16)["TF_NUM_INTRAOP_THREADS"] == "1"
     monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")
     assert grid.worker_environment(2)["TF_NUM_INTRAOP_THREADS"] == "3"
+
+
+def test_an_unreachable_scheduler_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:1"):
+        with grid.cluster("tcp://127.0.0.1:1", connect_timeout="1s"):
+            pass

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def cluster(scheduler: str | None = None, workers: int | None = None):
+def cluster(scheduler: str | None = None, workers: int | None = None,
+            connect_timeout: str = "30s"):
     """A ``distributed.Client``: connected to ``scheduler`` (an address such as
     ``tcp://host:8786``) when given, else to a new LocalCluster of ``workers`` single-threaded
     worker processes (default: the number of cores), closed on exit. Workers inherit this
@@ -25,12 +26,19 @@ def cluster(scheduler: str | None = None, workers: int | None = None):
     from distributed import Client, LocalCluster
 
     if scheduler:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler, timeout=connect_timeout)
+        except OSError as exc:
+            raise RuntimeError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); "
+                               "is `dask scheduler` running there?") from None
+        with client:
             yield client
         return
     n = workers or os.cpu_count() or 1
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                      dashboard_address=None, silence_logs=logging.ERROR,
+                      # the scheduler's HTTP server runs even without a dashboard: on a
+                      # free port, so a second cluster does not warn that 8787 is taken
+                      dashboard_address=":0", silence_logs=logging.ERROR,
                       env=worker_environment(n)) as local, \
             Client(local) as client:
         yield client
