@@ -51,6 +51,7 @@ each task, atomically, and skips finished tasks when restarted (:func:`run`).
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -542,7 +543,7 @@ def run(settings: dict, profile: str, table_path, data_dir=None, scheduler=None,
 
     args = [(*t, profile, loss_root, settings) for t in todo]
     if todo:
-        with (_null() if serial else cluster(scheduler, workers)) as client:
+        with (nullcontext() if serial else cluster(scheduler, workers)) as client:
             for _, rows in run_tasks(client, run_fold, args, progress=progress,
                                      on_error=on_error):
                 parts.append(pd.DataFrame(rows))
@@ -596,14 +597,6 @@ def failed_tasks(table_path) -> pd.DataFrame:
     """The tasks of the last :func:`run` into ``table_path`` that raised, with their errors."""
     path = Path(table_path).with_suffix(".failed.csv")
     return pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=[*KEY, "error"])
-
-
-class _null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _ordered(table: pd.DataFrame) -> pd.DataFrame:
