@@ -104,3 +104,61 @@ def test_evaluate_refuses_a_supervised_detector(capsys):
     assert main(["evaluate", "--dataset", "synthetic", "--detector", "window_classifier",
                  "--profile", "smoke", "--out", "unused.json"]) != 0
     assert "learns from labels" in capsys.readouterr().err
+
+
+# ---- the published reference PCA (TSB-AD / PyOD scoring) ---------------------------------------
+def _pyod_pca_scores(x, window, n_components):
+    """The definition, computed the slow way: windows flattened, standardised, constant
+    features dropped, full-SVD PCA, summed distances to the kept unit components weighted by
+    1 / explained-variance ratio, each window's score at its centre point, edges padded."""
+    from scipy.spatial.distance import cdist
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    flat = np.lib.stride_tricks.sliding_window_view(x, window, axis=0).reshape(
+        len(x) - window + 1, -1)
+    z = StandardScaler().fit_transform(flat)
+    z = z[:, np.any(z != 0, axis=0)]
+    pca = PCA(n_components=n_components, svd_solver="full").fit(z)
+    s = (cdist(z, pca.components_) / pca.explained_variance_ratio_).sum(axis=1)
+    half = window // 2
+    return np.concatenate([np.full(half, s[0]), s, np.full(window - 1 - half, s[-1])])
+
+
+@pytest.mark.parametrize("n_components", [0.25, 0.6, 3])
+def test_reference_pca_equals_the_definition(n_components):
+    from tsad_helpers.detectors.classic import reference_pca_params
+
+    rng = np.random.default_rng(4)
+    t = np.arange(900)
+    x = np.column_stack([np.sin(t / 7), np.cos(t / 11) + 0.3 * rng.normal(size=900),
+                         rng.normal(size=900), np.full(900, 2.0)])  # a constant channel too
+    x[500:520, 1] += 4
+    params = reference_pca_params(window=20, n_components=n_components)
+    got = detectors.make("pca", **params).fit(x).decision_function(x)
+    # rtol: the detector reads windows as float32 (the datasets are float32 too)
+    np.testing.assert_allclose(got, _pyod_pca_scores(x, 20, n_components), rtol=1e-6)
+    assert got[500:520].max() > np.quantile(got, 0.95)
+
+
+def test_point_score_rules_place_window_scores():
+    from tsad_helpers.detectors.classic import reference_pca_params
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 2))
+    det = detectors.make("pca", **{**reference_pca_params(window=10), "point_score": "last"})
+    det.fit(x)
+    windows = np.lib.stride_tricks.sliding_window_view(x, 10, axis=0).transpose(0, 2, 1)
+    per_window = det.score_windows(windows)
+    last = det.decision_function(x)
+    np.testing.assert_allclose(last[9:], per_window)  # window i ends at point i + 9
+    np.testing.assert_allclose(last[:9], per_window[0])  # padded with the first window
+    det.set_params(point_score="center")
+    np.testing.assert_allclose(det.decision_function(x)[5:-4], per_window)
+    subset = det.score_points(x, [0, 50])
+    assert np.isfinite(subset).sum() == 2 and subset[5] == per_window[0]
+    det.set_params(point_score="median")
+    with pytest.raises(ValueError, match="point_score must be one of"):
+        det.decision_function(x)
+    with pytest.raises(ValueError, match="score must be"):
+        detectors.make("pca", score="mahalanobis").fit(x)

@@ -13,6 +13,8 @@ from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 from tsad_helpers import metrics
 from tsad_helpers.affiliation import affiliation
 
+from .conftest import need
+
 REFERENCE = json.loads((Path(__file__).parent / "reference" / "reference_metrics.json").read_text())
 
 
@@ -199,3 +201,52 @@ def test_vus_soft_labels_sparse_and_dense_paths(n_events, window):
     got = y.astype(float)
     got[idx] = val
     np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+# ---- the published protocol's VUS window (TSB-AD's period rule) -------------------------------
+@pytest.mark.parametrize("period", [12, 37, 50, 250])
+def test_period_window_finds_the_period_of_a_sine(period):
+    t = np.arange(6000)
+    noisy = np.sin(2 * np.pi * t / period) + 0.2 * np.random.default_rng(0).normal(size=len(t))
+    assert metrics.period_window(np.sin(2 * np.pi * t / period)) == period
+    assert abs(metrics.period_window(noisy) - period) <= 1  # noise may move the peak a lag
+    two_channels = np.column_stack([noisy, np.zeros_like(noisy)])
+    assert metrics.period_window(two_channels) == metrics.period_window(noisy)
+
+
+def test_period_window_default_when_no_usable_period():
+    t = np.arange(6000)
+    assert metrics.period_window(np.ones(500)) == 125  # constant
+    assert metrics.period_window(t * 0.01) == 125  # a ramp: no local maximum
+    assert metrics.period_window(np.sin(2 * np.pi * t / 350)) == 125  # period past lag 303
+    assert metrics.period_window(np.ones(500), default=64) == 64
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.period_window(np.array([1.0, np.nan, 2.0]))
+    with pytest.raises(ValueError, match="shape"):
+        metrics.period_window(np.ones((3, 4, 5)))
+
+
+def test_evaluate_adds_the_period_column_with_that_window():
+    t = np.arange(3000)
+    series = np.sin(2 * np.pi * t / 40)[:, None]
+    labels = np.zeros(3000, dtype=int)
+    labels[1000:1030] = 1
+    scores = np.random.default_rng(1).random(3000) + labels
+    m = metrics.evaluate(scores, labels, 0.9, vus_window=100, period_series=series)
+    assert m["period_window"] == 40
+    assert (m["vus_roc_period"], m["vus_pr_period"]) == metrics.vus(scores, labels, 40)
+    assert m["vus_pr"] == metrics.vus(scores, labels, 100)[1]
+    assert "vus_pr_period" not in metrics.evaluate(scores, labels, 0.9)
+    with pytest.raises(ValueError, match="period_series"):
+        metrics.evaluate(scores, labels, 0.9, period_series=series[:10])
+
+
+def test_period_window_on_smd_equals_tsb_ad(real_root):
+    """TSB-AD 1.5's find_length_rank(test[:, 0], rank=1) on these machines gave 125, 125, 12
+    (run once in a scratch environment, 2026-11-30)."""
+    from tsad_helpers import datasets
+
+    need(real_root, "SMD")
+    got = [metrics.period_window(datasets.load("smd", e, real_root).test)
+           for e in ("machine-1-3", "machine-2-1", "machine-3-2")]
+    assert got == [125, 125, 12]

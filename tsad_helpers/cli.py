@@ -129,7 +129,8 @@ def _cmd_evaluate(args) -> int:
     save_json(result, args.out)
     m = result["metrics"]
     print(f"{ds.name}/{ds.entity} {args.detector}: f1 {m['f1']:.3f}  pa_f1 {m['pa_f1']:.3f}  "
-          f"auc_pr {m['auc_pr']:.3f}  vus_pr {m['vus_pr']:.3f}  affiliation_f1 "
+          f"auc_pr {m['auc_pr']:.3f}  vus_pr {m['vus_pr']:.3f} (period window "
+          f"{m['period_window']}: {m['vus_pr_period']:.3f})  affiliation_f1 "
           f"{m['affiliation_f1']:.3f}  (oracle best_f1 {m['best_f1']:.3f}) -> {args.out}")
     return 0
 

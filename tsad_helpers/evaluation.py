@@ -31,9 +31,12 @@ def package_versions() -> dict:
     return out
 
 
+PROTOCOLS = ("train", "transductive")
+
+
 def evaluate_detector(ds, detector: str, settings: dict, profile: str, seed: int = 0,
                       params: dict | None = None, threshold_rule: str | None = None,
-                      name: str | None = None) -> dict:
+                      name: str | None = None, protocol: str = "train") -> dict:
     """Run the protocol for one Dataset and detector; returns a JSON-ready dict.
 
     settings: a profile's settings (``profiles.get(profile)``: its ``evaluate`` and
@@ -41,7 +44,12 @@ def evaluate_detector(ds, detector: str, settings: dict, profile: str, seed: int
     result and its loss log (``loss/<profile>/<dataset>/<entity>/<name>_seed<seed>.csv``);
     threshold_rule: a key of ``profiles.THRESHOLD_RULES`` (default: the settings' rule);
     name: what the run is called in its loss-log file (default ``detector``; ablations pass
-    their variant name so that their logs do not overwrite the full model's)."""
+    their variant name so that their logs do not overwrite the full model's);
+    protocol: "train" (the default, the module's protocol) or "transductive", TSB-AD's
+    unsupervised track: the detector is fitted on the test series itself (no labels) and the
+    threshold rule is applied to its scores there; the result says which."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
     ev = dict(settings["evaluate"])
     if threshold_rule is not None:
         if threshold_rule not in profiles.THRESHOLD_RULES:
@@ -61,6 +69,8 @@ def evaluate_detector(ds, detector: str, settings: dict, profile: str, seed: int
                                                     f"{name or detector}_seed{seed}")))
     split = int(round(len(ds.train) * (1 - ev["validation_fraction"])))
     fit_part, tail = ds.train[:split], ds.train[split:]
+    if protocol == "transductive":
+        fit_part, tail = ds.test, ds.test
     if len(tail) == 0 or len(fit_part) == 0:
         raise ValueError(f"{ds.name}/{ds.entity}: train of {len(ds.train)} points is too short "
                          f"for validation_fraction={ev['validation_fraction']}")
@@ -72,7 +82,8 @@ def evaluate_detector(ds, detector: str, settings: dict, profile: str, seed: int
     start = time.perf_counter()
     scores = model.decision_function(ds.test)
     score_seconds = time.perf_counter() - start
-    result = metrics.evaluate(scores, ds.test_labels, threshold, vus_window=ev["vus_window"])
+    result = metrics.evaluate(scores, ds.test_labels, threshold, vus_window=ev["vus_window"],
+                              period_series=ds.test)
     params = model.get_params()
     if params.get("loss_log"):  # recorded relative to the repository, not this machine
         log = Path(params["loss_log"])
@@ -81,20 +92,25 @@ def evaluate_detector(ds, detector: str, settings: dict, profile: str, seed: int
     return {
         "dataset": ds.name, "entity": ds.entity, "detector": detector,
         "detector_params": params, "profile": profile, "seed": seed,
-        "threshold_rule": ev["threshold"], "threshold_from": "scores on the last "
-        f"{ev['validation_fraction']:.0%} of the training split (no labels)",
+        "protocol": protocol, "threshold_rule": ev["threshold"],
+        "threshold_from": "scores on the last "
+        f"{ev['validation_fraction']:.0%} of the training split (no labels)"
+        if protocol == "train" else "scores on the test series (no labels)",
         "metrics": result, "fit_seconds": round(fit_seconds, 3),
-        "score_seconds": round(score_seconds, 3), "train_points": len(ds.train),
+        "score_seconds": round(score_seconds, 3),
+        "epochs_run": getattr(model, "epochs_run_", None), "train_points": len(ds.train),
         "test_points": len(ds.test), "versions": package_versions(),
     }
 
 
 def evaluate_entity(dataset: str, entity: str, detector: str, profile: str, seed: int = 0,
-                    params: dict | None = None, name: str | None = None) -> dict:
+                    params: dict | None = None, name: str | None = None,
+                    protocol: str = "train") -> dict:
     """:func:`evaluate_detector` on ``dataset``/``entity`` under the data root, with the
     settings of ``profile``: one task of a batch grid (importable by grid workers)."""
     from . import datasets
 
     settings = profiles.get(profile)
     ds = datasets.load(dataset, entity, **profiles.dataset_options(settings, dataset))
-    return evaluate_detector(ds, detector, settings, profile, seed, params=params, name=name)
+    return evaluate_detector(ds, detector, settings, profile, seed, params=params, name=name,
+                             protocol=protocol)

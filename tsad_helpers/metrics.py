@@ -14,6 +14,11 @@ References
   points of the score ranking, windows 0..``window``) follows the authors' TSB-AD code.
 - Range-based precision and recall: Tatbul et al., NeurIPS 2018.
 - Affiliation precision and recall: Huet et al., KDD 2022 (see :mod:`tsad_helpers.affiliation`).
+- Published-protocol VUS window: TSB-AD (Liu and Paparrizos, NeurIPS 2024 Datasets and
+  Benchmarks) sets the VUS buffer to the series' dominant period, read from the
+  autocorrelation of its first channel (:func:`period_window`); ``evaluate(...,
+  period_series=x)`` adds ``vus_roc_period``/``vus_pr_period`` with that window beside the
+  fixed-window ones, so tables can be read beside its leaderboard.
 """
 
 from __future__ import annotations
@@ -308,10 +313,40 @@ def vus(scores, labels, window: int = 100, thresholds: int = 250) -> tuple[float
     return float(np.mean(aucs)), float(np.mean(aps))
 
 
+def period_window(series, max_lag: int = 400, skip: int = 3, default: int = 125,
+                  max_points: int = 20_000) -> int:
+    """The dominant period of a series as TSB-AD's benchmark picks its sliding window: the
+    lag of the highest local maximum of the autocorrelation over lags ``skip``..``max_lag``
+    of the first ``max_points`` points (first channel of a 2-D series); ``default`` when
+    there is none or it lies outside lags 2*skip..300+skip (a constant or slowly drifting
+    series, say). Returns an int >= 1."""
+    from statsmodels.tsa.stattools import acf
+
+    x = np.asarray(series, dtype=np.float64)
+    if x.ndim == 2:
+        x = x[:, 0]
+    if x.ndim != 1 or len(x) < 2:
+        raise ValueError(f"period_window: expected a series [T] or [T, C] with T >= 2, got "
+                         f"shape {np.shape(series)}")
+    x = x[:max_points]
+    if not np.isfinite(x).all():
+        raise ValueError("period_window: the series holds NaN/inf values")
+    if np.ptp(x) == 0:
+        return default
+    r = acf(x, nlags=min(max_lag, len(x) - 1), fft=True)[skip:]
+    inner = np.flatnonzero((r[1:-1] > r[:-2]) & (r[1:-1] > r[2:])) + 1
+    if not len(inner):
+        return default
+    best = inner[np.argmax(r[inner])]
+    if best < skip or best > 300:
+        return default
+    return int(best + skip)
+
+
 # ---- everything at once ----------------------------------------------------------------------
 
 def evaluate(scores, labels, threshold, *, vus_window: int = 100,
-             vus_thresholds: int = 250, range_alpha: float = 0.0,
+             vus_thresholds: int = 250, period_series=None, range_alpha: float = 0.0,
              range_cardinality: str = "reciprocal", range_bias: str = "flat") -> dict:
     """All metrics of one score series at one threshold (``score > threshold`` = anomalous).
 
@@ -321,7 +356,9 @@ def evaluate(scores, labels, threshold, *, vus_window: int = 100,
     adjusted); pa_k_auc (area under F1 of PA%K over K = 0..100 %, curve in ``pa_k_f1``);
     event_recall; mean_detection_delay (points, detected events only); affiliation_* and
     range_* (see module docstring). Threshold-free: auc_roc, auc_pr (average precision),
-    vus_roc, vus_pr. Oracle, chosen with the labels and so only for reference:
+    vus_roc, vus_pr; with ``period_series`` (the scored series, [T] or [T, C]) also
+    vus_roc_period, vus_pr_period at the window :func:`period_window` finds in it (the
+    published TSB-AD protocol; ``period_window`` holds it). Oracle, chosen with the labels and so only for reference:
     best_f1, best_f1_threshold, best_f1_precision, best_f1_recall.
     """
     scores, labels = _check(scores, labels)
@@ -353,6 +390,13 @@ def evaluate(scores, labels, threshold, *, vus_window: int = 100,
     out["auc_roc"], out["auc_pr"] = ranking.roc_pr()
     out["vus_roc"], out["vus_pr"] = vus(scores, labels, vus_window, vus_thresholds)
     out["vus_window"] = vus_window
+    if period_series is not None:
+        if len(period_series) != len(scores):
+            raise ValueError(f"period_series has {len(period_series)} points for "
+                             f"{len(scores)} scores")
+        out["period_window"] = period_window(period_series)
+        out["vus_roc_period"], out["vus_pr_period"] = vus(scores, labels, out["period_window"],
+                                                          vus_thresholds)
     from .affiliation import affiliation
     ap, ar = affiliation(pred, labels)
     out["affiliation_precision"], out["affiliation_recall"] = ap, ar

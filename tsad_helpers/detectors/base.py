@@ -31,6 +31,9 @@ from ..preprocessing import ChannelScaler, PointScores, sliding_windows, window_
 from ..registry import drop_fitted_state
 
 
+POINT_RULES = ("mean", "last", "center")
+
+
 def window_labels(point_labels: np.ndarray, n_points: int, window: int, stride: int) -> np.ndarray:
     """1 for each window (of :func:`~tsad_helpers.preprocessing.sliding_windows`) holding at
     least one labelled point: int64[N]."""
@@ -244,15 +247,38 @@ class Detector(BaseEstimator):
         return self._point_scores(x, starts)
 
     def _point_scores(self, x: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """Point scores from the windows at ``starts`` by the ``point_score`` rule of the
+        detector (a parameter of those that have it, else "mean"): "mean", the mean over the
+        windows covering a point; "last", the score of the window ending at the point (its
+        last step where steps are scored: what an online detector knows at that time);
+        "center", the score of the window centred on it (TSB-AD's rule). With "last" and
+        "center", scoring a whole series gives the points before the first (after the last)
+        assigned one the first (last) assigned score, as TSB-AD pads."""
+        rule = getattr(self, "point_score", "mean")
+        if rule not in POINT_RULES:
+            raise ValueError(f"{type(self).__name__}: point_score must be one of "
+                             f"{', '.join(POINT_RULES)}, got {rule!r}")
         z = self.scaler_.transform(x) if self.scaler_ is not None else x.astype(np.float32)
         view = np.lib.stride_tricks.sliding_window_view(z, self.window, axis=0)
         points = PointScores(len(z), self.window)
+        out = np.full(len(z), np.nan)
+        offset = self.window - 1 if rule == "last" else self.window // 2
         self._start_scoring()
         for i in range(0, len(starts), self.score_batch):
             s = starts[i:i + self.score_batch]
             batch = np.ascontiguousarray(view[s].transpose(0, 2, 1))
-            points.add(s, self._window_scores(batch))
-        return points.result()
+            scores = self._window_scores(batch)
+            if rule == "mean":
+                points.add(s, scores)
+            else:
+                scores = np.asarray(scores, dtype=np.float64)
+                out[s + offset] = scores[:, offset] if scores.ndim == 2 else scores
+        if rule == "mean":
+            return points.result()
+        if len(starts) == len(z) - self.window + 1:  # the whole series: pad the edges
+            out[:offset] = out[offset]
+            out[starts[-1] + offset + 1:] = out[starts[-1] + offset]
+        return out
 
     def _start_scoring(self) -> None:
         """Hook run before a series is scored (seeded detectors reset their generator)."""

@@ -138,7 +138,8 @@ class AEGAN(TrackedModel):
 
     def __init__(self, encoder, decoder, projector, discriminator, mask_bank, masking=True,
                  contrastive=True, adversarial=True, contrastive_weight=0.1,
-                 adversarial_weight=0.01, temperature=0.5, seed=None, **kwargs):
+                 adversarial_weight=0.01, temperature=0.5, mask_share=1.0,
+                 rec_target="window", seed=None, **kwargs):
         super().__init__(("loss", "rec_loss", "con_loss", "adv_loss", "disc_loss"), **kwargs)
         self.encoder, self.decoder = encoder, decoder
         self.projector, self.discriminator = projector, discriminator
@@ -147,6 +148,7 @@ class AEGAN(TrackedModel):
         self.contrastive_weight = contrastive_weight
         self.adversarial_weight = adversarial_weight
         self.temperature = temperature
+        self.mask_share, self.rec_target = mask_share, rec_target
         self.seed_gen = keras.random.SeedGenerator(seed)
 
     def call(self, x, training=False):
@@ -158,12 +160,21 @@ class AEGAN(TrackedModel):
         self.projector(h)
         self.discriminator(x)
 
+    def _mask(self, x):
+        """A training mask per window [B, L, C] (1 = hidden): one of the bank, or none for a
+        window left unmasked (probability 1 - ``mask_share``)."""
+        n = tf.shape(x)[0]
+        idx = keras.random.randint((n,), 0, self.mask_bank.shape[0], seed=self.seed_gen)
+        mask = tf.gather(self.mask_bank, idx)
+        if self.mask_share < 1:
+            keep = keras.random.uniform((n, 1, 1), seed=self.seed_gen) < self.mask_share
+            mask = mask * tf.cast(keep, mask.dtype)
+        return mask
+
     def _masked(self, x):
         if not self.masking:
             return x
-        idx = keras.random.randint((tf.shape(x)[0],), 0, self.mask_bank.shape[0],
-                                   seed=self.seed_gen)
-        return x * (1.0 - tf.gather(self.mask_bank, idx))
+        return x * (1.0 - self._mask(x))
 
     def train_step(self, x):
         bce = keras.losses.BinaryCrossentropy(from_logits=True)
@@ -171,9 +182,18 @@ class AEGAN(TrackedModel):
         if self.contrastive:
             gen_vars = gen_vars + self.projector.trainable_variables
         with tf.GradientTape() as tape:
-            h1 = self.encoder(self._masked(x), training=True)
+            if self.masking:
+                mask = self._mask(x)
+                h1 = self.encoder(x * (1.0 - mask), training=True)
+            else:
+                h1 = self.encoder(x, training=True)
             recon = self.decoder(h1, training=True)
-            rec = tf.reduce_mean(tf.square(recon - x))
+            if self.masking and self.rec_target == "masked":
+                # only the hidden entries are targets (Zerveas et al.'s objective)
+                rec = tf.reduce_sum(tf.square(recon - x) * mask) / tf.maximum(
+                    tf.reduce_sum(mask), 1.0)
+            else:
+                rec = tf.reduce_mean(tf.square(recon - x))
             loss = rec
             con = tf.constant(0.0)
             adv = tf.constant(0.0)
@@ -216,10 +236,12 @@ class TransformerAEGAN(ReconstructionDetector):
                  latent_dim: int = 32,
                  projection_dim: int = 32,
                  masking: bool = True, mask_ratio: float = 0.15, mask_length: float = 3.0,
-                 mask_bank: int = 4096, contrastive: bool = True,
+                 mask_bank: int = 4096, mask_share: float = 1.0, rec_target: str = "window",
+                 contrastive: bool = True,
                  contrastive_weight: float = 0.1, temperature: float = 0.5,
                  adversarial: bool = True, adversarial_weight: float = 0.01,
                  discriminator_weight: float = 0.0, score_masks: int = 6,
+                 point_score: str = "mean",
                  batch_size: int = 64, epochs: int = 30, patience: int = 4,
                  learning_rate: float = 1e-3,
                  validation_fraction: float = 0.1, random_state: int | None = 0,
@@ -241,6 +263,8 @@ class TransformerAEGAN(ReconstructionDetector):
         self.mask_ratio = mask_ratio
         self.mask_length = mask_length
         self.mask_bank = mask_bank
+        self.mask_share = mask_share
+        self.rec_target = rec_target
         self.contrastive = contrastive
         self.contrastive_weight = contrastive_weight
         self.temperature = temperature
@@ -248,6 +272,7 @@ class TransformerAEGAN(ReconstructionDetector):
         self.adversarial_weight = adversarial_weight
         self.discriminator_weight = discriminator_weight
         self.score_masks = score_masks
+        self.point_score = point_score
         self.batch_size = batch_size
         self.epochs = epochs
         self.patience = patience
@@ -261,6 +286,10 @@ class TransformerAEGAN(ReconstructionDetector):
     def _build(self):
         if self.bottleneck not in (None, "step", "global"):
             raise ValueError(f"bottleneck must be None, 'step' or 'global', got {self.bottleneck!r}")
+        if not 0 < self.mask_share <= 1:
+            raise ValueError(f"mask_share must be in (0, 1], got {self.mask_share}")
+        if self.rec_target not in ("window", "masked"):
+            raise ValueError(f"rec_target must be 'window' or 'masked', got {self.rec_target!r}")
         if self.d_model % self.heads:
             raise ValueError(f"d_model={self.d_model} must be divisible by heads={self.heads}")
         networks = build_networks(
@@ -272,6 +301,7 @@ class TransformerAEGAN(ReconstructionDetector):
         model = AEGAN(*networks, bank, masking=self.masking, contrastive=self.contrastive,
                       adversarial=self.adversarial, contrastive_weight=self.contrastive_weight,
                       adversarial_weight=self.adversarial_weight, temperature=self.temperature,
+                      mask_share=self.mask_share, rec_target=self.rec_target,
                       seed=self.random_state)
         model.compile({"generator": keras.optimizers.Adam(self.learning_rate),
                        "discriminator": keras.optimizers.Adam(self.learning_rate)},
