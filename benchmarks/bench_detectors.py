@@ -17,7 +17,14 @@ single-worker timings.
 A detector name may carry a variant: ``transformer_ae_gan-no_masking``,
 ``-no_contrastive`` and ``-no_adversarial`` switch one part off (the ablations);
 ``-plain_scoring`` (a diagnostic, run on request) keeps masked training but scores the
-unmasked windows, which separates the two uses of masking. Each
+unmasked windows, which separates the two uses of masking. ``pca-reference`` and
+``iforest-reference`` are TSB-AD's tuned multivariate configurations (equal to its code's
+scores, see tests/test_detectors.py); ``-transductive`` fits any unsupervised detector on
+the test series itself (TSB-AD's unsupervised track; the label-free threshold then comes from
+the test scores, still without labels), ``-reference_transductive`` both. Every table gives
+VUS-PR twice: with the fixed window of the profile (``vus_pr``) and with the series' period
+window (``vus_pr_period``, TSB-AD's published protocol); runs stored before that column
+existed show ``-`` there. Each
 (dataset, variant, entity, seed) result is a JSON file under
 simulation_results/<out>/<profile>/<dataset>/<variant>/; finished ones are never recomputed,
 so an interrupted run resumes. Per dataset, the runs and the summary (mean and std over
@@ -40,24 +47,43 @@ from tqdm.auto import tqdm
 
 from tsad_helpers import datasets, grid
 from tsad_helpers.evaluation import evaluate_entity
+from tsad_helpers.detectors.classic import reference_iforest_params, reference_pca_params
 from tsad_helpers.results import REPO_ROOT, atomic_path, save_json, save_table
 
-COLUMNS = ["f1", "pa_f1", "auc_pr", "vus_pr", "affiliation_f1", "auc_roc", "range_f1",
-           "pa_k_auc", "best_f1"]
+PROTOCOL = "protocol"  # a variant's key that is the evaluation protocol, not a parameter
+PER_DETECTOR = ("reference", "reference_transductive")
+
+COLUMNS = ["f1", "pa_f1", "auc_pr", "vus_pr", "vus_pr_period", "affiliation_f1", "auc_roc",
+           "range_f1", "pa_k_auc", "best_f1"]
 VARIANTS = {"no_masking": {"masking": False}, "no_contrastive": {"contrastive": False},
             "no_adversarial": {"adversarial": False},
             # diagnostic, not in ALL: masked training kept, windows scored unmasked
-            "plain_scoring": {"score_masks": 0}}
+            "plain_scoring": {"score_masks": 0},
+            # the published configurations of the classical baselines (TSB-AD's tuned ones)
+            "reference": {"pca": reference_pca_params(), "iforest": reference_iforest_params()},
+            # fitted on the test series itself: TSB-AD's unsupervised track
+            "transductive": {PROTOCOL: "transductive"},
+            "reference_transductive": {
+                "pca": {**reference_pca_params(), PROTOCOL: "transductive"},
+                "iforest": {**reference_iforest_params(), PROTOCOL: "transductive"}}}
 ALL = ["transformer_ae_gan", "transformer_ae_gan-no_masking",
        "transformer_ae_gan-no_contrastive", "transformer_ae_gan-no_adversarial", "lstm_ae",
        "iforest", "pca", "random"]
 
 
 def parse_variant(name: str) -> tuple[str, dict]:
+    """(detector, parameters) of ``detector[-variant]``; the protocol, when the variant sets
+    one, is the parameter ``PROTOCOL``. Variants that differ per detector (``reference``)
+    exist only for the detectors they name."""
     base, _, variant = name.partition("-")
     if variant and variant not in VARIANTS:
         raise SystemExit(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
-    return base, VARIANTS.get(variant, {})
+    params = VARIANTS.get(variant, {})
+    if variant in PER_DETECTOR:
+        if base not in params:
+            raise SystemExit(f"variant {variant!r} exists for {', '.join(params)} only")
+        params = params[base]
+    return base, dict(params)
 
 
 def run(dataset: str, profile: str, seeds, names, out: str, client=None,
@@ -77,10 +103,12 @@ def run(dataset: str, profile: str, seeds, names, out: str, client=None,
     for variant, entity, seed in jobs:  # params, name (the variant names its loss log)
         if not path(variant, entity, seed).exists():
             detector, params = parse_variant(variant)
-            pending.append((dataset, entity, detector, profile, seed, params, variant))
+            protocol = params.pop(PROTOCOL, "train")
+            pending.append((dataset, entity, detector, profile, seed, params, variant,
+                            protocol))
     if client is not None and pending:
         bar = lambda total: tqdm(total=total, desc=dataset, unit="run")  # noqa: E731
-        for (_, entity, _, _, seed, _, variant), result in grid.run_tasks(
+        for (_, entity, _, _, seed, _, variant, _), result in grid.run_tasks(
                 client, evaluate_entity, pending, recycle_every=runs_per_worker, progress=bar):
             result["variant"] = variant
             result["tf_intra_op_threads"] = threads
@@ -93,7 +121,8 @@ def run(dataset: str, profile: str, seeds, names, out: str, client=None,
         rows.append({"detector": variant, "entity": entity, "seed": seed,
                      "fit_seconds": result["fit_seconds"],
                      "score_seconds": result["score_seconds"],
-                     **{k: result["metrics"][k] for k in COLUMNS}})
+                     # runs stored before a metric existed lack it
+                     **{k: result["metrics"].get(k, np.nan) for k in COLUMNS}})
     return pd.DataFrame(rows)
 
 
@@ -117,7 +146,8 @@ def markdown(table: pd.DataFrame, dataset: str, profile: str, n_entities: int) -
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in table.iterrows():
         cells = [r["detector"], str(r["runs"])]
-        cells += [f"{r[c + '_mean']:.3f} ± {r[c + '_std']:.3f}" for c in COLUMNS]
+        cells += ["-" if np.isnan(r[c + "_mean"]) else f"{r[c + '_mean']:.3f} ± {r[c + '_std']:.3f}"
+                  for c in COLUMNS]
         cells += [f"{r['fit_seconds_mean']:.1f}", f"{r['score_seconds_mean']:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -138,7 +168,7 @@ def overview(base, profile: str) -> str:
              "0.99-quantile threshold for F1 and PA-F1 (point adjustment inflates PA-F1: "
              "compare it with the random row). `(n)` = only n runs finished; the full count "
              "per dataset is " + ", ".join(f"{d} {complete[d]}" for d in datasets_) + ".", ""]
-    for metric in ("vus_pr", "auc_pr", "f1", "pa_f1"):
+    for metric in ("vus_pr_period", "vus_pr", "auc_pr", "f1", "pa_f1"):
         lines += [f"**{metric}**", "", "| detector | " + " | ".join(datasets_) + " |",
                   "|---|" + "---|" * len(datasets_)]
         for det in order:
@@ -146,6 +176,9 @@ def overview(base, profile: str) -> str:
             for d in datasets_:
                 sel = runs[(runs["dataset"] == d) & (runs["detector"] == det)]
                 if sel.empty:
+                    cells.append("-")
+                    continue
+                if sel[metric].isna().all():
                     cells.append("-")
                     continue
                 cell = f"{sel[metric].mean():.3f}"

@@ -24,6 +24,22 @@ def test_parse_variant():
     assert bench.parse_variant("pca") == ("pca", {})
     with pytest.raises(SystemExit, match="unknown variant"):
         bench.parse_variant("transformer_ae_gan-no_attention")
+    detector, params = bench.parse_variant("pca-reference_transductive")
+    assert detector == "pca" and params.pop(bench.PROTOCOL) == "transductive"
+    assert params["score"] == "weighted_distance" and params["window"] == 100
+    assert bench.parse_variant("lstm_ae-transductive") == ("lstm_ae", {bench.PROTOCOL:
+                                                                     "transductive"})
+    with pytest.raises(SystemExit, match="exists for pca, iforest only"):
+        bench.parse_variant("lstm_ae-reference")
+
+
+def test_runs_stored_before_the_period_column_show_a_dash(tmp_path):
+    rows = _runs("pca", ["m1", "m2"], [0.4, 0.6])
+    for r in rows:
+        r["vus_pr_period"] = float("nan")
+    table = bench.summarise(pd.DataFrame(rows))
+    assert "| pca | 2 | 0.500 ± 0.100 | 0.500 ± 0.100 | 0.500 ± 0.100 | 0.500 ± 0.100 | - |" \
+        in bench.markdown(table, "smd", "paper", 2)
 
 
 def test_summary_and_overview_mark_unfinished_detectors(tmp_path):
@@ -38,7 +54,8 @@ def test_summary_and_overview_mark_unfinished_detectors(tmp_path):
     text = bench.overview(tmp_path, "paper")
     assert "| transformer_ae_gan | - | 0.300 |" in text  # asd first (sorted), not run there
     assert "| pca | 0.500 | 0.800 (1) |" in text  # 1 of 2 smd entities finished
-    assert text.count("| detector | asd | smd |") == 4  # vus_pr, auc_pr, f1, pa_f1
+    # vus_pr_period, vus_pr, auc_pr, f1, pa_f1
+    assert text.count("| detector | asd | smd |") == 5
     assert bench.overview(tmp_path / "empty", "paper") == ""
 
 
