@@ -68,7 +68,8 @@ VARIANTS = {"no_masking": {"masking": False}, "no_contrastive": {"contrastive": 
                 "iforest": {**reference_iforest_params(), PROTOCOL: "transductive"}}}
 ALL = ["transformer_ae_gan", "transformer_ae_gan-no_masking",
        "transformer_ae_gan-no_contrastive", "transformer_ae_gan-no_adversarial", "lstm_ae",
-       "iforest", "pca", "random"]
+       "cnn_forecaster", "iforest", "pca", "pca-reference", "pca-reference_transductive",
+       "iforest-reference", "random"]
 
 
 def parse_variant(name: str) -> tuple[str, dict]:

@@ -63,6 +63,7 @@ CONFIGS = {
     "window_16": (FLAGSHIP, {"window": 16}, "train"),
     # references: the plain LSTM autoencoder and the published PCA in both protocols
     "ref:lstm_ae": ("lstm_ae", {}, "train"),
+    "ref:cnn_forecaster": ("cnn_forecaster", {}, "train"),
     "ref:pca": ("pca", {}, "train"),
     "ref:pca_reference": ("pca", reference_pca_params(), "train"),
     "ref:pca_reference_transductive": ("pca", reference_pca_params(), "transductive"),
@@ -96,7 +97,7 @@ def task(dataset, entity, name, seed, loss_dir):
     """One run (importable by dask workers): the result row."""
     detector, params, protocol = CONFIGS[name]
     run_params = dict(params)
-    if detector in ("transformer_ae_gan", "lstm_ae"):
+    if detector in ("transformer_ae_gan", "lstm_ae", "cnn_forecaster"):
         safe = f"{name}_{entity}_seed{seed}".replace("/", "_").replace(":", "_")
         run_params["loss_log"] = os.path.join(loss_dir, f"{safe}.csv")
     result = evaluate_entity(dataset, entity, detector, "paper", seed, params=run_params,

@@ -30,7 +30,7 @@ def test_geometric_masks_statistics():
         geometric_masks(1, 4, 1, 1.5, 3, np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("name", ["transformer_ae_gan", "lstm_ae"])
+@pytest.mark.parametrize("name", ["transformer_ae_gan", "lstm_ae", "cnn_forecaster"])
 def test_fit_score_log_save_load(name, data, tmp_path):
     log = tmp_path / "loss.csv"
     det = detectors.make(name, **SMOKE[name], loss_log=str(log))
@@ -39,13 +39,33 @@ def test_fit_score_log_save_load(name, data, tmp_path):
     assert scores.shape == (1000,) and np.isfinite(scores).all()
     history = pd.read_csv(log)
     assert len(history) == det.epochs_run_ >= 1
-    assert {"rec_loss", "val_rec_loss"} <= set(history.columns)
+    loss = "forecast_loss" if name == "cnn_forecaster" else "rec_loss"
+    assert {loss, f"val_{loss}"} <= set(history.columns)
     if name == "transformer_ae_gan":
         assert {"con_loss", "adv_loss", "disc_loss", "loss"} <= set(history.columns)
         assert (history["con_loss"] > 0).all() and (history["disc_loss"] > 0).all()
     det.save(tmp_path / "model")
     again = type(det).load(tmp_path / "model").decision_function(data.test)
     np.testing.assert_allclose(again, scores, rtol=1e-5, atol=1e-7)
+
+
+def test_cnn_forecaster_scores_the_point_it_failed_to_forecast():
+    """A sine with one spike: the forecast error, hence the score, peaks at the spike itself
+    (the score of a point comes from the window that ends there), and the learning rate
+    steps down by lr_decay every lr_step epochs."""
+    t = np.arange(3000)
+    x = np.column_stack([np.sin(2 * np.pi * t / 25), np.cos(2 * np.pi * t / 40)])
+    test = x[:800].copy()
+    test[500, 0] += 3
+    det = detectors.make("cnn_forecaster", window=26, epochs=4, patience=4, filters=[8, 8],
+                         batch_size=64, lr_step=1, lr_decay=0.5).fit(x)
+    scores = det.decision_function(test)
+    assert np.argmax(scores) == 500
+    assert (scores[:25] == scores[25]).all()  # no full context yet: the first window's score
+    lr = det.model_.optimizer.learning_rate
+    assert float(lr) == pytest.approx(8e-4 * 0.5 ** 4)
+    with pytest.raises(ValueError, match="too little context"):
+        detectors.make("cnn_forecaster", window=3).fit(x)
 
 
 def test_seeded_fit_is_repeatable(data):

@@ -52,6 +52,11 @@ def _detectors(window: int, fit_stride: int, epochs: int, patience: int, width: 
                                "ff_dim": 32 if small else 64, "encoder_layers": 1 if small else 2,
                                "decoder_layers": 1},
         "lstm_ae": {**deep, "units": 16 if small else 64, "latent": 8 if small else 32},
+        # TSB-AD's tuned CNN (the detector's defaults) on full-width profiles; its own
+        # window (50 points of context) and budget (up to 50 epochs, patience 3)
+        "cnn_forecaster": ({"window": window + 1, "fit_stride": fit_stride, "epochs": epochs,
+                            "patience": patience, "filters": [8, 8], "batch_size": 64}
+                           if small else {}),
         # the classifier's validation AUC-PR is noisy early on: a longer patience
         "window_classifier": {**deep, "filters": 16 if small else 32,
                               "epochs": max(epochs, 5 if small else 50),

@@ -7,7 +7,7 @@ labels are learned from. Parameters are stored in ``__init__``, learned state en
 scratch. See :mod:`tsad_helpers.detectors.base` for the contract.
 
 Registered: ``transformer_ae_gan`` (masked, contrastive, adversarial Transformer
-autoencoder), ``lstm_ae``, ``window_classifier`` (supervised), ``iforest``, ``pca``,
+autoencoder), ``lstm_ae``, ``cnn_forecaster`` (next-step forecast error), ``window_classifier`` (supervised), ``iforest``, ``pca``,
 ``random``. The Keras ones import TensorFlow only when made.
 """
 
@@ -19,6 +19,7 @@ from .base import Detector
 REGISTRY = Registry(__name__, "detector", {
     "transformer_ae_gan": "transformer:TransformerAEGAN",
     "lstm_ae": "lstm:LSTMAutoencoder",
+    "cnn_forecaster": "forecaster:CNNForecaster",
     "window_classifier": "classifier:WindowClassifier",
     "iforest": "classic:IsolationForestDetector",
     "pca": "classic:PCADetector",
