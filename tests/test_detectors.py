@@ -184,3 +184,42 @@ def test_reference_iforest_equals_the_definition():
     got = detectors.make("iforest", **reference_iforest_params(window=20)).fit(x) \
         .decision_function(x)
     np.testing.assert_allclose(got - got.mean(), want - want.mean(), atol=1e-6)
+
+
+def test_window_moments_and_lagged_products_equal_the_window_matrix():
+    from tsad_helpers.detectors.lagged import LaggedWindows, window_moments
+
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(400, 3)).cumsum(axis=0) + 50  # drifting, far from 0
+    L = 9
+    w = np.lib.stride_tricks.sliding_window_view(z, L, axis=0).transpose(0, 2, 1)
+    flat = w.reshape(len(w), -1)
+    mean, cov = window_moments(z, L)
+    np.testing.assert_allclose(mean.ravel(), flat.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(cov, np.cov(flat.T, ddof=0), rtol=1e-8, atol=1e-8)
+    scale = 1 / flat.std(axis=0)
+    standard = (flat - flat.mean(axis=0)) * scale
+    op = LaggedWindows(z, L, mean, scale.reshape(L, 3))
+    weights = rng.normal(size=(L * 3, 2))
+    np.testing.assert_allclose(op.dot(weights), standard @ weights, atol=1e-9)
+    np.testing.assert_allclose(op.sq_norms(), (standard ** 2).sum(axis=1), rtol=1e-9)
+
+
+def test_reference_pca_series_path_equals_the_windows_path():
+    """fit(series) never builds the windows; fit_windows(windows) does: same components,
+    same scores, also for a series scored after fitting on another."""
+    from tsad_helpers.detectors.classic import reference_pca_params
+    from tsad_helpers.preprocessing import sliding_windows
+
+    rng = np.random.default_rng(3)
+    train, test = rng.normal(size=(700, 4)), rng.normal(size=(500, 4))
+    train[:, 3] = test[:, 3] = 1.0  # a constant channel is dropped on both paths
+    params = reference_pca_params(window=12, n_components=0.5)
+    fast = detectors.make("pca", **params).fit(train)
+    slow = detectors.make("pca", **params).fit_windows(sliding_windows(train, 12))
+    np.testing.assert_allclose(fast.ratios_, slow.ratios_, rtol=1e-6)
+    np.testing.assert_allclose(np.abs(fast.components_ @ slow.components_.T),
+                               np.eye(len(fast.ratios_)), atol=1e-6)
+    windowed = slow.score_windows(sliding_windows(test, 12))  # the materialised path
+    np.testing.assert_allclose(fast.decision_function(test)[6:6 + len(windowed)], windowed,
+                               rtol=1e-5)

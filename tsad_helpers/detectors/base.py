@@ -34,6 +34,29 @@ from ..registry import drop_fitted_state
 POINT_RULES = ("mean", "last", "center")
 
 
+def place_window_scores(scores: np.ndarray, n_points: int, window: int,
+                        rule: str = "mean") -> np.ndarray:
+    """Point scores [n_points] from the scores of every window of stride 1 (float[N], N =
+    n_points - window + 1) by a ``point_score`` rule (see :meth:`Detector._point_scores`):
+    the edges are padded with the nearest assigned score for "last" and "center"."""
+    if rule not in POINT_RULES:
+        raise ValueError(f"point_score must be one of {', '.join(POINT_RULES)}, got {rule!r}")
+    scores = np.asarray(scores, dtype=np.float64)
+    if len(scores) != n_points - window + 1:
+        raise ValueError(f"{len(scores)} window scores for {n_points} points and "
+                         f"window={window}")
+    if rule == "mean":
+        points = PointScores(n_points, window)
+        points.add(np.arange(len(scores)), scores)
+        return points.result()
+    offset = window - 1 if rule == "last" else window // 2
+    out = np.empty(n_points)
+    out[offset:offset + len(scores)] = scores
+    out[:offset] = scores[0]
+    out[offset + len(scores):] = scores[-1]
+    return out
+
+
 def window_labels(point_labels: np.ndarray, n_points: int, window: int, stride: int) -> np.ndarray:
     """1 for each window (of :func:`~tsad_helpers.preprocessing.sliding_windows`) holding at
     least one labelled point: int64[N]."""
