@@ -12,7 +12,8 @@ explaining 25 % of the variance) and IForest (window 100, 25 trees, 80 % of the 
 fitted on the test series as its benchmark does, and reports the largest relative
 difference of their scores from ours and the time ratio measured in the same run; otherwise
 those columns are empty. Every time is fit + score of one machine, the best of
-``--repeats`` (``--tsb-ad-repeats`` for TSB-AD's, default 1), on however many cores the machine has (say whether it was idle).
+``--repeats`` (``--tsb-ad-repeats`` for TSB-AD's, default 1), on however many cores the
+machine has (say whether it was idle).
 VUS-PR uses the period window of TSB-AD's protocol (tsad_helpers.metrics.period_window).
 Results: benchmarks/results/reference_baselines_smd.csv and .md.
 """

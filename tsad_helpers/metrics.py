@@ -358,7 +358,8 @@ def evaluate(scores, labels, threshold, *, vus_window: int = 100,
     range_* (see module docstring). Threshold-free: auc_roc, auc_pr (average precision),
     vus_roc, vus_pr; with ``period_series`` (the scored series, [T] or [T, C]) also
     vus_roc_period, vus_pr_period at the window :func:`period_window` finds in it (the
-    published TSB-AD protocol; ``period_window`` holds it). Oracle, chosen with the labels and so only for reference:
+    published TSB-AD protocol; ``period_window`` holds it). Oracle, chosen with the labels
+    and so only for reference:
     best_f1, best_f1_threshold, best_f1_precision, best_f1_recall.
     """
     scores, labels = _check(scores, labels)

@@ -7,7 +7,8 @@ labels are learned from. Parameters are stored in ``__init__``, learned state en
 scratch. See :mod:`tsad_helpers.detectors.base` for the contract.
 
 Registered: ``transformer_ae_gan`` (masked, contrastive, adversarial Transformer
-autoencoder), ``lstm_ae``, ``cnn_forecaster`` (next-step forecast error), ``window_classifier`` (supervised), ``iforest``, ``pca``,
+autoencoder), ``lstm_ae``, ``cnn_forecaster`` (next-step forecast error),
+``window_classifier`` (supervised), ``iforest``, ``pca``,
 ``random``. The Keras ones import TensorFlow only when made.
 """
 
