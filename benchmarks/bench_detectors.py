@@ -195,13 +195,28 @@ def _all_runs(base, profile: str) -> pd.DataFrame:
     return pd.concat(frames) if frames else pd.DataFrame()
 
 
+def rank_biserial(diff) -> float:
+    """Matched-pairs rank-biserial correlation of paired differences (Kerby 2014): the
+    share of the rank sum of |difference| held by positive differences minus that of the
+    negative ones; zeros are dropped, as the Wilcoxon test drops them."""
+    from scipy.stats import rankdata
+
+    d = np.asarray(diff, dtype=float)
+    d = d[d != 0]
+    if not len(d):
+        return 0.0
+    ranks = rankdata(np.abs(d))
+    return float((ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum())
+
+
 def paired(base, profile: str, reference: str = "transformer_ae_gan",
            metrics: tuple = ("vus_pr", "auc_pr", "f1")) -> str:
     """``reference`` against every other detector on the runs both finished (same dataset,
     entity and seed), per dataset and over all datasets together: mean difference
-    (reference minus other), wins / losses, and the two-sided Wilcoxon signed-rank p-value
-    (None below 5 pairs or when every difference is 0). A small mean difference with a large
-    p is a tie, not a win."""
+    (reference minus other), wins / losses, the two-sided Wilcoxon signed-rank p-value and
+    its effect size, the matched-pairs rank-biserial correlation r (from -1, the other
+    always better, to 1; both None below 5 pairs or when every difference is 0). A small
+    mean difference with a large p is a tie, not a win."""
     runs = _all_runs(base, profile)
     if runs.empty or reference not in set(runs["detector"]):
         return ""
@@ -212,7 +227,8 @@ def paired(base, profile: str, reference: str = "transformer_ae_gan",
     others = list(dict.fromkeys(others))
     lines = [f"`{reference}` minus each other detector, paired on (dataset, entity, seed), "
              f"profile `{profile}`: mean difference, wins/losses of `{reference}`, two-sided "
-             "Wilcoxon signed-rank p (`-`: fewer than 5 pairs or all equal).", ""]
+             "Wilcoxon signed-rank p and its effect size r (matched-pairs rank-biserial "
+             "correlation, -1..1; `-`: fewer than 5 pairs or all equal).", ""]
     for metric in metrics:
         scopes = list(dict.fromkeys(runs["dataset"])) + ["all"]
         lines += [f"**{metric}**", "", "| detector | " + " | ".join(scopes) + " |",
@@ -230,6 +246,8 @@ def paired(base, profile: str, reference: str = "transformer_ae_gan",
                 p = (wilcoxon(diff).pvalue if len(diff) >= 5 and np.any(diff != 0)
                      else None)
                 p_text = ("" if p is None else ", p<0.01" if p < 0.01 else f", p={p:.2f}")
+                if p is not None:
+                    p_text += f", r={rank_biserial(diff):+.2f}"
                 cells.append(f"{diff.mean():+.3f} ({(diff > 0).sum()}/{(diff < 0).sum()}"
                              f"{p_text})")
             lines.append(f"| {other} | " + " | ".join(cells) + " |")

@@ -33,6 +33,13 @@ def test_parse_variant():
         bench.parse_variant("lstm_ae-reference")
 
 
+def test_rank_biserial_effect_size():
+    assert bench.rank_biserial([0.1, 0.2, 0.3]) == 1.0
+    assert bench.rank_biserial([-0.1, -0.2]) == -1.0
+    # ranks 1, 2, 3 for |d| = .1, .2, .3: (1 + 3 - 2) / 6
+    assert bench.rank_biserial([0.1, -0.2, 0.3, 0.0]) == pytest.approx(2 / 6)
+
+
 def test_runs_stored_before_the_period_column_show_a_dash(tmp_path):
     rows = _runs("pca", ["m1", "m2"], [0.4, 0.6])
     for r in rows:
@@ -68,7 +75,7 @@ def test_paired_comparison_counts_wins_and_tests_only_common_runs(tmp_path):
     text = bench.paired(tmp_path, "paper", metrics=("vus_pr",))
     pca = next(line for line in text.splitlines() if line.startswith("| pca |"))
     # flagship wins all 6 by 0.1; exact two-sided Wilcoxon p for 6 positive ranks = 2/64
-    assert pca == "| pca | +0.100 (6/0, p=0.03) | +0.100 (6/0, p=0.03) |"
+    assert pca == "| pca | +0.100 (6/0, p=0.03, r=+1.00) | +0.100 (6/0, p=0.03, r=+1.00) |"
     iforest = next(line for line in text.splitlines() if line.startswith("| iforest |"))
     assert iforest == "| iforest | +0.050 (1/1) | +0.050 (1/1) |"  # too few pairs for a p
     assert bench.paired(tmp_path / "empty", "paper") == ""
