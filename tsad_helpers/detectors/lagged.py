@@ -8,8 +8,8 @@ it unnecessary:
 - its feature covariance has lag structure: the product of features (t1, c1) and (t2, c2)
   summed over all windows is the lag-(t2 - t1) cross-product of channels c1 and c2 summed
   over the points i + t1, i < n, i.e. one lag product over the whole series minus a few
-  terms at each end (:func:`window_moments`: L matrix products of C x T by T x C instead of
-  one of D x n by n x D, D = L*C);
+  terms at each end (:func:`window_moments`: the lag products of every channel pair by FFT,
+  O(C^2 T log T), instead of a product of D x n by n x D, D = L*C);
 - its product with a vector of feature weights is a correlation of the series with the
   weights, one FFT per channel (:class:`LaggedWindows`).
 """
@@ -28,10 +28,18 @@ def window_moments(z: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"a series of {T} points has fewer than 2 windows of {L}")
     csum = np.concatenate([np.zeros((1, C)), np.cumsum(z, axis=0)])
     mean = (csum[np.arange(L) + n] - csum[np.arange(L)]) / n  # [L, C]
+    # every lag-d cross-product over the whole series at once, by FFT, a channel at a time:
+    # lag[d, c1, c2] = sum over j of z[j, c1] z[j + d, c2]
+    from scipy.fft import irfft, next_fast_len, rfft
+
+    nfft = next_fast_len(T + L, real=True)
+    zf = rfft(z, nfft, axis=0)
+    lag = np.empty((L, C, C))
+    for c in range(C):
+        lag[:, c, :] = irfft(np.conj(zf[:, c:c + 1]) * zf, nfft, axis=0)[:L]
     second = np.empty((L, C, L, C))
-    zt = np.ascontiguousarray(z.T)  # rows of channels: the lag products as fast matmuls
     for d in range(L):
-        full = zt[:, :T - d] @ zt[:, d:].T  # sum over every j of z[j] (x) z[j + d]
+        full = lag[d]
         starts = np.arange(L - d)  # t1; t2 = t1 + d
         # terms before the first window's step t1: j < t1
         head = np.zeros((L - d, C, C))
