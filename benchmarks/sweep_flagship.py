@@ -48,6 +48,7 @@ CONFIGS = {
     "mask_share_0.5": (FLAGSHIP, {"mask_share": 0.5}, "train"),
     "window_64": (FLAGSHIP, {"window": 64}, "train"),
     "point_last": (FLAGSHIP, {"point_score": "last"}, "train"),
+    "channel_max": (FLAGSHIP, {"channel_score": "max"}, "train"),
     "scaling_standard": (FLAGSHIP, {"scaling": "standard"}, "train"),
     "no_adversarial": (FLAGSHIP, {"adversarial": False}, "train"),
     "no_contrastive": (FLAGSHIP, {"contrastive": False}, "train"),

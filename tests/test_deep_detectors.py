@@ -147,3 +147,16 @@ def test_scoring_memory_is_bounded_by_the_batch(data, monkeypatch):
     batched = det.decision_function(long)
     assert max(sizes) == 256 and sum(sizes) == len(long) - det.window + 1
     np.testing.assert_allclose(batched, full, rtol=1e-5, atol=1e-7)
+
+
+def test_channel_score_rules(data):
+    det = detectors.make("transformer_ae_gan", **SMOKE["transformer_ae_gan"]).fit(data.train)
+    err = np.random.default_rng(0).random((3, det.window, det.n_channels_))
+    det._channel_errors = lambda batch: err
+    batch = np.zeros_like(err)
+    np.testing.assert_allclose(det._window_scores(batch), (err / det.error_scale_).mean(axis=2))
+    det.set_params(channel_score="max")
+    np.testing.assert_allclose(det._window_scores(batch), (err / det.error_scale_).max(axis=2))
+    det.set_params(channel_score="median")
+    with pytest.raises(ValueError, match="channel_score must be"):
+        det._window_scores(batch)

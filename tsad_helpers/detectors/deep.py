@@ -164,8 +164,17 @@ class ReconstructionDetector(KerasWindowDetector):
 
     def _window_scores(self, batch: np.ndarray) -> np.ndarray:
         """Per window step: the channels' squared errors, each divided by that channel's
-        typical error on held-out normal data (``error_scale_``), averaged: [B, L]."""
-        return (self._channel_errors(batch) / self.error_scale_).mean(axis=2)
+        typical error on held-out normal data (``error_scale_``), combined over channels by
+        ``channel_score`` (a parameter of the detectors that have it, else "mean"): "mean",
+        or "max" (an anomaly in a few of many channels is not averaged away): [B, L]."""
+        err = self._channel_errors(batch) / self.error_scale_
+        rule = getattr(self, "channel_score", "mean")
+        if rule == "max":
+            return err.max(axis=2)
+        if rule != "mean":
+            raise ValueError(f"{type(self).__name__}: channel_score must be 'mean' or 'max', "
+                             f"got {rule!r}")
+        return err.mean(axis=2)
 
     def _fit_error_scale(self, z: np.ndarray) -> None:
         """``error_scale_``: mean squared error per channel on the windows ``z``, floored at

@@ -241,7 +241,7 @@ class TransformerAEGAN(ReconstructionDetector):
                  contrastive_weight: float = 0.1, temperature: float = 0.5,
                  adversarial: bool = True, adversarial_weight: float = 0.01,
                  discriminator_weight: float = 0.0, score_masks: int = 6,
-                 point_score: str = "mean",
+                 point_score: str = "mean", channel_score: str = "mean",
                  batch_size: int = 64, epochs: int = 30, patience: int = 4,
                  learning_rate: float = 1e-3,
                  validation_fraction: float = 0.1, random_state: int | None = 0,
@@ -273,6 +273,7 @@ class TransformerAEGAN(ReconstructionDetector):
         self.discriminator_weight = discriminator_weight
         self.score_masks = score_masks
         self.point_score = point_score
+        self.channel_score = channel_score
         self.batch_size = batch_size
         self.epochs = epochs
         self.patience = patience
