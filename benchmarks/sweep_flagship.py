@@ -63,6 +63,12 @@ CONFIGS = {
     "mask_ratio_0.3": (FLAGSHIP, {"mask_ratio": 0.3}, "train"),
     "mask_length_8": (FLAGSHIP, {"mask_length": 8.0}, "train"),
     "window_16": (FLAGSHIP, {"window": 16}, "train"),
+    # second round: the two settings that moved VUS-PR up (neither significantly) together,
+    # and the plain Transformer autoencoder (all three parts off)
+    "no_masking+scaling_standard": (FLAGSHIP, {"masking": False, "scaling": "standard"},
+                                    "train"),
+    "plain_transformer_ae": (FLAGSHIP, {"masking": False, "contrastive": False,
+                                        "adversarial": False}, "train"),
     # references: the plain LSTM autoencoder and the published PCA in both protocols
     "ref:lstm_ae": ("lstm_ae", {}, "train"),
     "ref:cnn_forecaster": ("cnn_forecaster", {}, "train"),
