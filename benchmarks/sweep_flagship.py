@@ -69,6 +69,14 @@ CONFIGS = {
                                     "train"),
     "plain_transformer_ae": (FLAGSHIP, {"masking": False, "contrastive": False,
                                         "adversarial": False}, "train"),
+    # third round: the plain autoencoder won clearly; each part added back alone, and a
+    # larger training budget (most plain fits ran into the 30-epoch ceiling)
+    "plain+masking": (FLAGSHIP, {"contrastive": False, "adversarial": False}, "train"),
+    "plain+contrastive": (FLAGSHIP, {"masking": False, "adversarial": False}, "train"),
+    "plain+adversarial": (FLAGSHIP, {"masking": False, "contrastive": False}, "train"),
+    "plain+epochs_60": (FLAGSHIP, {"masking": False, "contrastive": False,
+                                   "adversarial": False, "epochs": 60, "patience": 8},
+                        "train"),
     # references: the plain LSTM autoencoder and the published PCA in both protocols
     "ref:lstm_ae": ("lstm_ae", {}, "train"),
     "ref:cnn_forecaster": ("cnn_forecaster", {}, "train"),
