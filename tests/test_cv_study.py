@@ -312,6 +312,14 @@ def test_a_table_is_continued_only_with_its_own_settings(tmp_path):
     changed["cv"]["inner_validation"] = 0.3
     with pytest.raises(ValueError, match="other settings"):
         cv_study.run(changed, "smoke", table, serial=True, loss_root=tmp_path / "loss")
+    # a detector the study does not run may be added or changed; one it runs may not
+    extra = tiny_settings(detectors=("pca", "random"), arms=("none",))
+    extra["detectors"]["some_new_detector"] = {"window": 7}
+    cv_study.run(extra, "smoke", table, serial=True, loss_root=tmp_path / "loss")
+    used = tiny_settings(detectors=("pca", "random"), arms=("none",))
+    used["detectors"]["pca"] = {**used["detectors"]["pca"], "n_components": 0.5}
+    with pytest.raises(ValueError, match="other settings"):
+        cv_study.run(used, "smoke", table, serial=True, loss_root=tmp_path / "loss")
 
 
 def test_arm_blocks_drop_an_arm_run_on_few_entities():

@@ -570,6 +570,14 @@ def fingerprint(settings: dict) -> dict:
     return json.loads(json.dumps(picked, sort_keys=True, default=str))
 
 
+def _relevant(fp: dict) -> dict:
+    """A fingerprint without the settings of detectors the study does not run (adding a
+    detector to the package must not stop a table from being continued)."""
+    used = set((fp.get("cv") or {}).get("detectors") or [])
+    return {**fp, "detectors": {k: v for k, v in (fp.get("detectors") or {}).items()
+                                if k in used}}
+
+
 def _check_settings(settings: dict, table_path: Path) -> None:
     """A table is only continued with the settings that began it (recorded next to it)."""
     import json
@@ -580,7 +588,7 @@ def _check_settings(settings: dict, table_path: Path) -> None:
     current = fingerprint(settings)
     if table_path.is_file():
         recorded = json.loads(path.read_text()) if path.is_file() else None
-        if recorded != current:
+        if recorded is None or _relevant(recorded) != _relevant(current):
             raise ValueError(f"{table_path} holds runs made with other settings (recorded in "
                              f"{path.name}); move it away or choose another output folder "
                              "to start a new table")
