@@ -45,7 +45,7 @@ import pandas as pd
 from scipy.stats import wilcoxon
 from tqdm.auto import tqdm
 
-from tsad_helpers import datasets, grid
+from tsad_helpers import datasets, detectors, grid, profiles
 from tsad_helpers.evaluation import evaluate_entity
 from tsad_helpers.detectors.classic import reference_iforest_params, reference_pca_params
 from tsad_helpers.results import REPO_ROOT, atomic_path, save_json, save_table
@@ -87,12 +87,38 @@ def parse_variant(name: str) -> tuple[str, dict]:
     return base, dict(params)
 
 
+IGNORED_PARAMS = {"loss_log", "random_state", "verbose"}  # per run, not per configuration
+
+
+def _plain(obj):
+    return json.loads(json.dumps(obj, default=str))
+
+
+def is_current(stored: dict, detector: str, params: dict, profile: str, protocol: str) -> bool:
+    """Whether a stored result was made with the parameters (and protocol) this run would
+    use: the profile's settings with the variant's on top. A parameter the stored run does
+    not list was added later with a default that keeps the earlier behaviour, so it counts
+    as that default. A changed default (a frozen new flagship setting, say) makes the stored
+    run stale: it is recomputed, never mixed into the tables."""
+    cls = detectors.detector_class(detector)
+    want = _plain(cls(**{**profiles.get(profile)["detectors"].get(detector, {}),
+                         **params}).get_params())
+    defaults = _plain(cls().get_params())
+    have = stored.get("detector_params", {})
+    if stored.get("protocol", "train") != protocol:
+        return False
+    return all(have.get(k, defaults[k]) == v for k, v in want.items()
+               if k not in IGNORED_PARAMS)
+
+
 def run(dataset: str, profile: str, seeds, names, out: str, client=None,
         threads: int | None = None, runs_per_worker: int = 10) -> pd.DataFrame:
     """Every (variant, entity, seed) of ``dataset``: the runs not stored yet are computed on
     ``client`` (a dask.distributed client, :mod:`tsad_helpers.grid`; None: compute none, only
     tabulate), each worker recycled every ``runs_per_worker`` runs; this process alone writes
-    each result as it arrives. Returns one row per stored run."""
+    each result as it arrives. A stored run made with other parameters than today's
+    (:func:`is_current`) is recomputed; without a client it is left out of the tables.
+    Returns one row per current stored run."""
     folder = REPO_ROOT / "simulation_results" / out / profile / dataset
     entities = datasets.entities(dataset)
     jobs = [(v, e, s) for v in names for e in entities for s in seeds]
@@ -100,13 +126,26 @@ def run(dataset: str, profile: str, seeds, names, out: str, client=None,
     def path(variant, entity, seed):
         return folder / variant / f"{entity.replace('/', '__')}_seed{seed}.json"
 
-    pending = []  # arguments of evaluate_entity: dataset, entity, detector, profile, seed,
-    for variant, entity, seed in jobs:  # params, name (the variant names its loss log)
+    def current(variant, entity, seed) -> bool:
         if not path(variant, entity, seed).exists():
+            return False
+        detector, params = parse_variant(variant)
+        protocol = params.pop(PROTOCOL, "train")
+        return is_current(json.loads(path(variant, entity, seed).read_text()), detector,
+                          params, profile, protocol)
+
+    pending = []  # arguments of evaluate_entity: dataset, entity, detector, profile, seed,
+    stale = 0  # params, name (the variant names its loss log), protocol
+    for variant, entity, seed in jobs:
+        if not current(variant, entity, seed):
+            stale += path(variant, entity, seed).exists()
             detector, params = parse_variant(variant)
             protocol = params.pop(PROTOCOL, "train")
             pending.append((dataset, entity, detector, profile, seed, params, variant,
                             protocol))
+    if stale:
+        print(f"{dataset}: {stale} stored runs were made with other parameters: "
+              + ("recomputing them" if client is not None else "left out of the tables"))
     if client is not None and pending:
         bar = lambda total: tqdm(total=total, desc=dataset, unit="run")  # noqa: E731
         for (_, entity, _, _, seed, _, variant, _), result in grid.run_tasks(
@@ -116,7 +155,7 @@ def run(dataset: str, profile: str, seeds, names, out: str, client=None,
             save_json(result, path(variant, entity, seed))
     rows = []
     for variant, entity, seed in jobs:
-        if not path(variant, entity, seed).exists():
+        if not current(variant, entity, seed):
             continue
         result = json.loads(path(variant, entity, seed).read_text())
         rows.append({"detector": variant, "entity": entity, "seed": seed,

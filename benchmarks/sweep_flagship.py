@@ -16,7 +16,8 @@ dask.distributed (tsad_helpers.grid). The driver alone writes
 after each) and the summary ``flagship_sweep_<dataset>.md``: per configuration the mean of
 VUS-PR with the series' period window (TSB-AD's published protocol), VUS-PR with the fixed
 100-point window, AUC-PR, label-free point-wise F1 and point-adjusted F1, fit seconds and
-epochs, and the paired difference to ``default`` (wins/losses, Wilcoxon p). Loss logs go to
+epochs, and the paired difference to ``default`` and to ``plain_transformer_ae``
+(wins/losses, Wilcoxon p, rank-biserial effect size). Loss logs go to
 a temporary folder: nothing under version control is written but the two result files.
 """
 
@@ -143,57 +144,77 @@ def sweep(dataset: str, names, seeds, client) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summary(runs: pd.DataFrame, reference: str = "default") -> pd.DataFrame:
-    """Per configuration: runs, mean of each metric, fit seconds, epochs; and against
-    ``reference`` on the same (entity, seed): mean difference of the period-window VUS-PR,
-    wins/losses, the two-sided Wilcoxon p and the rank-biserial effect size r (NaN under 5
-    pairs or all equal)."""
+REFERENCES = ("default", "plain_transformer_ae")  # the configurations others are paired with
+
+
+def paired_to(runs: pd.DataFrame, config: str, reference: str) -> dict:
+    """``config`` minus ``reference`` on the same (entity, seed), period-window VUS-PR: mean
+    difference, wins/losses, two-sided Wilcoxon p and rank-biserial r (NaN under 5 pairs or
+    all equal)."""
     key = ["entity", "seed"]
+    x = runs[runs["config"] == config].set_index(key)["vus_pr_period"]
     ref = runs[runs["config"] == reference].set_index(key)["vus_pr_period"]
+    both = x.to_frame("x").join(ref.rename("r"), how="inner")
+    diff = (both["x"] - both["r"]).to_numpy()
+    testable = len(diff) >= 5 and np.any(diff != 0)
+    return {"delta": diff.mean() if len(diff) else np.nan, "wins": int((diff > 0).sum()),
+            "losses": int((diff < 0).sum()),
+            "p": wilcoxon(diff).pvalue if testable else np.nan,
+            "r": rank_biserial(diff) if testable else np.nan}
+
+
+def summary(runs: pd.DataFrame, references=REFERENCES) -> pd.DataFrame:
+    """Per configuration: runs, mean of each metric, fit seconds, epochs, and
+    :func:`paired_to` each of ``references`` that was run (columns ``<key>_vs_<reference>``)."""
     out = []
     for name, g in runs.groupby("config", sort=False):
-        row = {"config": name, "detector": g["detector"].iloc[0], "protocol": g["protocol"].iloc[0],
-               "runs": len(g), **{k: g[k].mean() for k in METRICS},
+        row = {"config": name, "detector": g["detector"].iloc[0],
+               "protocol": g["protocol"].iloc[0], "runs": len(g),
+               **{k: g[k].mean() for k in METRICS},
                "vus_pr_period_std": g["vus_pr_period"].std(ddof=0),
                "fit_seconds": g["fit_seconds"].mean(), "epochs": g["epochs_run"].mean()}
-        both = g.set_index(key)["vus_pr_period"].to_frame("x").join(ref.rename("r"),
-                                                                     how="inner")
-        diff = (both["x"] - both["r"]).to_numpy()
-        row["delta_vs_default"] = diff.mean() if len(diff) else np.nan
-        row["wins"], row["losses"] = int((diff > 0).sum()), int((diff < 0).sum())
-        testable = len(diff) >= 5 and np.any(diff != 0)
-        row["p"] = wilcoxon(diff).pvalue if testable else np.nan
-        row["r"] = rank_biserial(diff) if testable else np.nan
+        for ref in references:
+            if ref in set(runs["config"]):
+                row.update({f"{k}_vs_{ref}": v for k, v in paired_to(runs, name, ref).items()})
         out.append(row)
     return pd.DataFrame(out)
 
 
-def _signed(x: float) -> str:
-    return "-" if np.isnan(x) else f"{x:+.3f}"
+def _paired_cell(r, ref: str) -> str:
+    if f"delta_vs_{ref}" not in r or np.isnan(r[f"delta_vs_{ref}"]) or r["config"] == ref:
+        return "-"
+    p = r[f"p_vs_{ref}"]
+    text = f"{r[f'delta_vs_{ref}']:+.3f} ({r[f'wins_vs_{ref}']}/{r[f'losses_vs_{ref}']}"
+    if not np.isnan(p):
+        text += (", p<0.01" if p < 0.01 else f", p={p:.2f}") + f", r={r[f'r_vs_{ref}']:+.2f}"
+    return text + ")"
 
 
 def markdown(table: pd.DataFrame, dataset: str, n_entities: int) -> str:
+    refs = [ref for ref in REFERENCES if f"delta_vs_{ref}" in table]
     lines = [f"Flagship sweep on {dataset.upper()} ({n_entities} entities; the development set: "
-             "defaults are chosen here only), paper profile, unsupervised protocol (label-free "
-             "0.99-quantile threshold from the training tail for f1 and pa_f1). vus_pr_period: "
-             "VUS-PR with the period window of TSB-AD's protocol; vus_pr: fixed 100-point "
-             "window. Δ: mean paired difference of vus_pr_period to `default` (wins/losses, "
-             "two-sided Wilcoxon p, rank-biserial effect size r). `ref:` rows are reference detectors; "
-             "`transductive` = fitted on the test series itself (TSB-AD's unsupervised "
-             "track). best_f1 is the oracle (test labels choose its threshold), for "
-             "reference only. Generated by benchmarks/sweep_flagship.py.", "",
-             "| config | runs | vus_pr_period | vus_pr | auc_pr | f1 | pa_f1 | best_f1 (oracle) "
-             "| Δ vus_pr_period | W/L | p | r | fit s | epochs |", "|" + "---|" * 14]
+             "defaults are chosen here only), paper profile, seed 0, unsupervised protocol "
+             "(label-free 0.99-quantile threshold from the training tail for f1 and pa_f1). "
+             "vus_pr_period: VUS-PR with the period window of TSB-AD's protocol (mean ± std "
+             "over entities); vus_pr: fixed 100-point window. `Δ vs X`: mean paired "
+             "difference of vus_pr_period to configuration X on the same entities (wins/"
+             "losses, two-sided Wilcoxon p, rank-biserial effect size r); with fewer runs "
+             "than entities a row is still running and its means are over other entities "
+             "than the full rows'. `ref:` rows are reference detectors; `transductive` = "
+             "fitted on the test series itself (TSB-AD's unsupervised track). best_f1 is the "
+             "oracle (test labels choose its threshold), for reference only. Generated by "
+             "benchmarks/sweep_flagship.py.", "",
+             "| config | runs | vus_pr_period | vus_pr | auc_pr | f1 | pa_f1 | best_f1 (oracle) | "
+             + " | ".join(f"Δ vs {ref}" for ref in refs) + " | fit s | epochs |",
+             "|" + "---|" * (10 + len(refs))]
     for _, r in table.iterrows():
-        p = "-" if np.isnan(r["p"]) else ("<0.01" if r["p"] < 0.01 else f"{r['p']:.2f}")
-        effect = "-" if np.isnan(r["r"]) else f"{r['r']:+.2f}"
         epochs = "-" if np.isnan(r["epochs"]) else f"{r['epochs']:.1f}"
         lines.append(
             f"| {r['config']} | {r['runs']} | {r['vus_pr_period']:.3f} ± "
             f"{r['vus_pr_period_std']:.3f} | {r['vus_pr']:.3f} | {r['auc_pr']:.3f} | "
             f"{r['f1']:.3f} | {r['pa_f1']:.3f} | {r['best_f1']:.3f} | "
-            f"{_signed(r['delta_vs_default'])} | {r['wins']}/{r['losses']} | {p} | {effect} | "
-            f"{r['fit_seconds']:.1f} | {epochs} |")
+            + " | ".join(_paired_cell(r, ref) for ref in refs)
+            + f" | {r['fit_seconds']:.1f} | {epochs} |")
     return "\n".join(lines) + "\n"
 
 

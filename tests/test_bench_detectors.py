@@ -94,3 +94,17 @@ def test_run_evaluates_on_the_grid_and_resumes(tmp_path, monkeypatch):
     again = bench.run("synthetic", "smoke", [0], ["random", "pca"], "bench")  # no client
     pd.testing.assert_frame_equal(runs, again)
     assert {f: f.stat().st_mtime_ns for f in files} == stamp  # finished runs not redone
+
+
+def test_a_stored_run_with_other_parameters_is_stale():
+    from tsad_helpers import profiles
+
+    want = {**profiles.get("paper")["detectors"]["pca"]}
+    stored = {"detector_params": {**want, "n_components": 0.9, "random_state": 3,
+                                  "loss_log": None}, "protocol": "train"}
+    # parameters added later (score, point_score, ...) count as their default: current
+    assert bench.is_current(stored, "pca", {}, "paper", "train")
+    assert not bench.is_current(stored, "pca", {}, "paper", "transductive")
+    assert not bench.is_current(stored, "pca", {"window": 100}, "paper", "train")
+    changed = {**stored, "detector_params": {**stored["detector_params"], "n_components": 5}}
+    assert not bench.is_current(changed, "pca", {}, "paper", "train")
