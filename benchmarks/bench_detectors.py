@@ -14,8 +14,11 @@ TensorFlow loads; default cores // workers when there are several workers); it i
 each result, and fit times measured with several workers are not comparable with
 single-worker timings.
 
-A detector name may carry a variant: ``transformer_ae_gan-no_masking``,
-``-no_contrastive`` and ``-no_adversarial`` switch one part off (the ablations);
+A detector name may carry a variant: the flagship's parts are off by default (chosen on
+ASD, benchmarks/sweep_flagship.py), so its ablations add one back:
+``transformer_ae_gan-with_masking``, ``-with_contrastive``, ``-with_adversarial``, and
+``-published`` all three (the published method); ``-no_masking``, ``-no_contrastive`` and
+``-no_adversarial`` (the ablations of the earlier defaults) switch one part off;
 ``-plain_scoring`` (a diagnostic, run on request) keeps masked training but scores the
 unmasked windows, which separates the two uses of masking. ``pca-reference`` and
 ``iforest-reference`` are TSB-AD's tuned multivariate configurations (equal to its code's
@@ -57,6 +60,11 @@ COLUMNS = ["f1", "pa_f1", "auc_pr", "vus_pr", "vus_pr_period", "affiliation_f1",
            "range_f1", "pa_k_auc", "best_f1"]
 VARIANTS = {"no_masking": {"masking": False}, "no_contrastive": {"contrastive": False},
             "no_adversarial": {"adversarial": False},
+            # the flagship's parts are off by default since the ASD sweep: each added back
+            # alone, and all three (the published method)
+            "with_masking": {"masking": True}, "with_contrastive": {"contrastive": True},
+            "with_adversarial": {"adversarial": True},
+            "published": {"masking": True, "contrastive": True, "adversarial": True},
             # diagnostic, not in ALL: masked training kept, windows scored unmasked
             "plain_scoring": {"score_masks": 0},
             # the published configurations of the classical baselines (TSB-AD's tuned ones)
@@ -66,8 +74,9 @@ VARIANTS = {"no_masking": {"masking": False}, "no_contrastive": {"contrastive": 
             "reference_transductive": {
                 "pca": {**reference_pca_params(), PROTOCOL: "transductive"},
                 "iforest": {**reference_iforest_params(), PROTOCOL: "transductive"}}}
-ALL = ["transformer_ae_gan", "transformer_ae_gan-no_masking",
-       "transformer_ae_gan-no_contrastive", "transformer_ae_gan-no_adversarial", "lstm_ae",
+ALL = ["transformer_ae_gan", "transformer_ae_gan-with_masking",
+       "transformer_ae_gan-with_contrastive", "transformer_ae_gan-with_adversarial",
+       "transformer_ae_gan-published", "lstm_ae",
        "cnn_forecaster", "iforest", "pca", "pca-reference", "pca-reference_transductive",
        "iforest-reference", "random"]
 

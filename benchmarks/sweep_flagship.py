@@ -7,7 +7,8 @@ Run:  TSAD_DATA_DIR=../shared/datasets python benchmarks/sweep_flagship.py \\
           [--tables-only]
 
 Each configuration is a named set of parameters over the paper profile's settings of its
-detector (``CONFIGS`` below; a name always means the same parameters: a changed definition
+detector (for the flagship: over its settings when the sweep began, ``SWEEP_BASE``, all three
+parts on; ``CONFIGS`` below; a name always means the same parameters: a changed definition
 needs a new name, and the script refuses to mix them). One run = (configuration, entity,
 seed), the unsupervised protocol of ``tsad_helpers.evaluation`` (fit on the head of the
 training split, label-free threshold from its tail, test scored once); runs are tasks on
@@ -38,6 +39,9 @@ from tsad_helpers.evaluation import evaluate_entity
 from tsad_helpers.results import REPO_ROOT, atomic_path, save_table
 
 FLAGSHIP = "transformer_ae_gan"
+# the flagship's settings when the sweep began (every part on); its configurations are
+# changes to these, whatever the defaults are today (the sweep froze new ones)
+SWEEP_BASE = {"masking": True, "contrastive": True, "adversarial": True}
 METRICS = ["vus_pr_period", "vus_pr", "auc_pr", "f1", "pa_f1", "best_f1"]
 # name -> (detector, parameters over the profile's, protocol); one factor at a time from the
 # defaults frozen before this sweep, then reference detectors
@@ -113,7 +117,7 @@ def _check_definitions(runs: pd.DataFrame, names) -> None:
 def task(dataset, entity, name, seed, loss_dir):
     """One run (importable by dask workers): the result row."""
     detector, params, protocol = CONFIGS[name]
-    run_params = dict(params)
+    run_params = {**SWEEP_BASE, **params} if detector == FLAGSHIP else dict(params)
     if detector in ("transformer_ae_gan", "lstm_ae", "cnn_forecaster"):
         safe = f"{name}_{entity}_seed{seed}".replace("/", "_").replace(":", "_")
         run_params["loss_log"] = os.path.join(loss_dir, f"{safe}.csv")
