@@ -82,6 +82,13 @@ CONFIGS = {
     "plain+epochs_60": (FLAGSHIP, {"masking": False, "contrastive": False,
                                    "adversarial": False, "epochs": 60, "patience": 8},
                         "train"),
+    # fourth round: around the new defaults (the plain autoencoder)
+    "plain+scaling_standard": (FLAGSHIP, {"masking": False, "contrastive": False,
+                                          "adversarial": False, "scaling": "standard"},
+                               "train"),
+    "plain+d_model_64": (FLAGSHIP, {"masking": False, "contrastive": False,
+                                    "adversarial": False, "d_model": 64, "ff_dim": 128},
+                         "train"),
     # references: the plain LSTM autoencoder and the published PCA in both protocols
     "ref:lstm_ae": ("lstm_ae", {}, "train"),
     "ref:cnn_forecaster": ("cnn_forecaster", {}, "train"),
