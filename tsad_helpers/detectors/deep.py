@@ -184,10 +184,12 @@ class ReconstructionDetector(KerasWindowDetector):
         self.error_scale_ = np.ones(z.shape[2])
         if not self.normalize_errors:
             return
-        total = np.zeros(z.shape[2])
+        total, count = np.zeros(z.shape[2]), 0
         for i in range(0, len(z), self.score_batch):
-            total += self._channel_errors(z[i:i + self.score_batch]).sum(axis=(0, 1))
-        mean = total / (len(z) * self.window)
+            err = self._channel_errors(z[i:i + self.score_batch])  # [B, steps scored, C]
+            total += err.sum(axis=(0, 1))
+            count += err.shape[0] * err.shape[1]
+        mean = total / count
         self.error_scale_ = np.maximum(mean, 0.01 * np.median(mean) + 1e-12)
 
     def _fitted_meta(self):

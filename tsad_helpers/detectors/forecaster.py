@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..keras_tools import TrackedModel, keras, tf
-from .deep import KerasWindowDetector
+from .deep import ReconstructionDetector
 
 
 class CNNForecast(TrackedModel):
@@ -57,7 +57,7 @@ class CNNForecast(TrackedModel):
         return self.report({"forecast_loss": loss})
 
 
-class CNNForecaster(KerasWindowDetector):
+class CNNForecaster(ReconstructionDetector):
     """See the module docstring; the other parameters are those of every deep detector
     (:mod:`tsad_helpers.detectors.deep`)."""
 
@@ -116,24 +116,10 @@ class CNNForecaster(KerasWindowDetector):
     def _monitor(self, validation_labels):
         return "val_forecast_loss", "min"
 
-    def _after_fit(self, held_out):
-        self.error_scale_ = np.ones(held_out.shape[2])
-        if self.normalize_errors:
-            total = np.zeros(held_out.shape[2])
-            for i in range(0, len(held_out), self.score_batch):
-                total += self._errors(held_out[i:i + self.score_batch]).sum(axis=0)
-            mean = total / len(held_out)
-            self.error_scale_ = np.maximum(mean, 0.01 * np.median(mean) + 1e-12)
-
-    def _errors(self, batch):
-        """Squared forecast error of each window's last step per channel: [B, C]."""
-        return (batch[:, -1] - self._predict(batch)) ** 2
+    def _channel_errors(self, batch):
+        """Squared forecast error of each window's last step per channel: [B, 1, C] (the
+        one step scored; normalised per channel as the autoencoders' errors are)."""
+        return ((batch[:, -1] - self._predict(batch)) ** 2)[:, None, :]
 
     def _window_scores(self, batch):
-        return (self._errors(batch) / self.error_scale_).mean(axis=1)
-
-    def _fitted_meta(self):
-        return {"error_scale": self.error_scale_.tolist()}
-
-    def _load_meta(self, meta):
-        self.error_scale_ = np.asarray(meta["error_scale"])
+        return super()._window_scores(batch)[:, 0]
