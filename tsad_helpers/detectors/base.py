@@ -49,12 +49,18 @@ def place_window_scores(scores: np.ndarray, n_points: int, window: int,
         points = PointScores(n_points, window)
         points.add(np.arange(len(scores)), scores)
         return points.result()
-    offset = window - 1 if rule == "last" else window // 2
+    offset = _rule_offset(rule, window)
     out = np.empty(n_points)
     out[offset:offset + len(scores)] = scores
     out[:offset] = scores[0]
     out[offset + len(scores):] = scores[-1]
     return out
+
+
+def _rule_offset(rule: str, window: int) -> int:
+    """The step of a window whose point gets the window's score: its last ("last") or its
+    centre ("center")."""
+    return window - 1 if rule == "last" else window // 2
 
 
 def window_labels(point_labels: np.ndarray, n_points: int, window: int, stride: int) -> np.ndarray:
@@ -284,8 +290,8 @@ class Detector(BaseEstimator):
         z = self.scaler_.transform(x) if self.scaler_ is not None else x.astype(np.float32)
         view = np.lib.stride_tricks.sliding_window_view(z, self.window, axis=0)
         points = PointScores(len(z), self.window)
-        out = np.full(len(z), np.nan)
-        offset = self.window - 1 if rule == "last" else self.window // 2
+        placed = np.empty(len(starts))  # "last"/"center": the score given to one point
+        offset = _rule_offset(rule, self.window)
         self._start_scoring()
         for i in range(0, len(starts), self.score_batch):
             s = starts[i:i + self.score_batch]
@@ -295,12 +301,13 @@ class Detector(BaseEstimator):
                 points.add(s, scores)
             else:
                 scores = np.asarray(scores, dtype=np.float64)
-                out[s + offset] = scores[:, offset] if scores.ndim == 2 else scores
+                placed[i:i + len(s)] = scores[:, offset] if scores.ndim == 2 else scores
         if rule == "mean":
             return points.result()
-        if len(starts) == len(z) - self.window + 1:  # the whole series: pad the edges
-            out[:offset] = out[offset]
-            out[starts[-1] + offset + 1:] = out[starts[-1] + offset]
+        if len(starts) == len(z) - self.window + 1:  # the whole series: padded edges
+            return place_window_scores(placed, len(z), self.window, rule)
+        out = np.full(len(z), np.nan)
+        out[starts + offset] = placed
         return out
 
     def _start_scoring(self) -> None:
