@@ -31,7 +31,8 @@ existed show ``-`` there. Each
 (dataset, variant, entity, seed) result is a JSON file under
 simulation_results/<out>/<profile>/<dataset>/<variant>/; finished ones are never recomputed,
 so an interrupted run resumes. Per dataset, the runs and the summary (mean and std over
-entities and seeds) go to simulation_results/<out>/<dataset>_<profile>{_runs.csv,.csv,.md},
+entities and seeds) of every current stored run (the default detectors and the requested
+ones; seeds 0-2 and the requested ones), whatever this call computed, go to simulation_results/<out>/<dataset>_<profile>{_runs.csv,.csv,.md},
 and the cross-dataset overview to simulation_results/<out>/overview_<profile>.md, the paired
 comparison of the flagship with every other detector (same entity and seed: mean difference,
 wins/losses, Wilcoxon signed-rank p) to simulation_results/<out>/paired_<profile>.md.
@@ -77,7 +78,8 @@ VARIANTS = {"no_masking": {"masking": False}, "no_contrastive": {"contrastive": 
 ALL = ["transformer_ae_gan", "transformer_ae_gan-with_masking",
        "transformer_ae_gan-with_contrastive", "transformer_ae_gan-with_adversarial",
        "transformer_ae_gan-published", "lstm_ae",
-       "cnn_forecaster", "iforest", "pca", "pca-reference", "pca-reference_transductive",
+       "cnn_forecaster", "iforest", "pca", "pca-transductive", "pca-reference",
+       "pca-reference_transductive",
        "iforest-reference", "random"]
 
 
@@ -334,8 +336,13 @@ def main() -> None:
         client = None if args.tables_only else stack.enter_context(
             grid.cluster(args.scheduler, args.workers))
         for dataset in args.datasets:
-            tabulate(base, dataset, args, run(dataset, args.profile, args.seeds,
-                                              args.detectors, args.out, client, threads))
+            if client is not None:
+                run(dataset, args.profile, args.seeds, args.detectors, args.out, client,
+                    threads)
+            # the tables hold every current stored run, not only this call's selection
+            tabulate(base, dataset, args, run(
+                dataset, args.profile, sorted(set(args.seeds) | {0, 1, 2}),
+                list(dict.fromkeys(args.detectors + ALL)), args.out))
     with atomic_path(base / f"overview_{args.profile}.md") as tmp:
         tmp.write_text(overview(base, args.profile))
     with atomic_path(base / f"paired_{args.profile}.md") as tmp:

@@ -108,3 +108,15 @@ def test_a_stored_run_with_other_parameters_is_stale():
     assert not bench.is_current(stored, "pca", {"window": 100}, "paper", "train")
     changed = {**stored, "detector_params": {**stored["detector_params"], "n_components": 5}}
     assert not bench.is_current(changed, "pca", {}, "paper", "train")
+
+
+def test_tables_hold_every_stored_run_not_only_this_calls_selection(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(bench.datasets, "entities", lambda name: ["syn-1", "syn-2"])
+    for detector in ("pca", "random"):
+        monkeypatch.setattr(sys, "argv", ["bench", "--datasets", "synthetic", "--profile",
+                                          "smoke", "--seeds", "0", "--detectors", detector,
+                                          "--out", "bench"])
+        bench.main()
+    runs = pd.read_csv(tmp_path / "simulation_results/bench/synthetic_smoke_runs.csv")
+    assert sorted(runs["detector"].unique()) == ["pca", "random"] and len(runs) == 4
