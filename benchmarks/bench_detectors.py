@@ -260,7 +260,7 @@ def rank_biserial(diff) -> float:
 
 
 def paired(base, profile: str, reference: str = "transformer_ae_gan",
-           metrics: tuple = ("vus_pr", "auc_pr", "f1")) -> str:
+           metrics: tuple = ("vus_pr_period", "vus_pr", "auc_pr", "f1")) -> str:
     """``reference`` against every other detector on the runs both finished (same dataset,
     entity and seed), per dataset and over all datasets together: mean difference
     (reference minus other), wins / losses, the two-sided Wilcoxon signed-rank p-value and
@@ -285,7 +285,8 @@ def paired(base, profile: str, reference: str = "transformer_ae_gan",
                   "|---|" + "---|" * len(scopes)]
         for other in others:
             o = runs[runs["detector"] == other].set_index(key)
-            both = ref[[metric]].join(o[[metric]].add_suffix("_o"), how="inner")
+            # runs stored before a metric existed lack it: pairs with both values only
+            both = ref[[metric]].join(o[[metric]].add_suffix("_o"), how="inner").dropna()
             cells = []
             for scope in scopes:
                 sel = both if scope == "all" else both[both.index.get_level_values(0) == scope]

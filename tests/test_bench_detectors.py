@@ -120,3 +120,14 @@ def test_tables_hold_every_stored_run_not_only_this_calls_selection(tmp_path, mo
         bench.main()
     runs = pd.read_csv(tmp_path / "simulation_results/bench/synthetic_smoke_runs.csv")
     assert sorted(runs["detector"].unique()) == ["pca", "random"] and len(runs) == 4
+
+
+def test_paired_comparison_skips_runs_without_the_metric(tmp_path):
+    ref = _runs("transformer_ae_gan", ["m1", "m2", "m3"], [0.5, 0.6, 0.7])
+    other = _runs("lstm_ae", ["m1", "m2", "m3"], [0.4, 0.4, 0.4])
+    other[0]["vus_pr_period"] = float("nan")  # stored before the column existed
+    pd.DataFrame(ref + other).to_csv(tmp_path / "smd_paper_runs.csv", index=False)
+    text = bench.paired(tmp_path, "paper")
+    period = text.split("**vus_pr_period**")[1].split("**vus_pr**")[0]
+    assert "| lstm_ae | +0.250 (2/0) | +0.250 (2/0) |" in period
+    assert "| lstm_ae | +0.200 (3/0) | +0.200 (3/0) |" in text.split("**vus_pr**")[1]
