@@ -57,3 +57,26 @@ def test_an_unreachable_scheduler_is_a_clear_error():
     with pytest.raises(RuntimeError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:1"):
         with grid.cluster("tcp://127.0.0.1:1", connect_timeout="1s"):
             pass
+
+
+class _SlowRestart:
+    """A client whose restart times out; its workers come back (or not) afterwards."""
+
+    def __init__(self, back: bool):
+        self.back, self.waited = back, []
+
+    def restart(self, timeout, wait_for_workers):
+        raise TimeoutError("Waited for 2 worker(s) to reconnect after restarting")
+
+    def wait_for_workers(self, n_workers, timeout):
+        self.waited.append(n_workers)
+        if not self.back:
+            raise TimeoutError("not back")
+
+
+def test_a_slow_restart_waits_for_the_workers_then_stops_with_a_clear_error():
+    late = _SlowRestart(back=True)
+    grid._recycle(late, 2)
+    assert late.waited == [2]
+    with pytest.raises(RuntimeError, match="did not come back.*rerunning the same command"):
+        grid._recycle(_SlowRestart(back=False), 2, timeout=1)

@@ -94,7 +94,7 @@ def _distributed(client, func, tasks, recycle_every, bar, on_error):
     try:
         for start in range(0, len(tasks), size):
             if start and recycle_every:
-                client.restart(wait_for_workers=True)
+                _recycle(client, n_workers)
             batch = tasks[start:start + size]
             futures = {client.submit(func, *task, pure=False): task for task in batch}
             for future in as_completed(futures):
@@ -107,3 +107,20 @@ def _distributed(client, func, tasks, recycle_every, bar, on_error):
     finally:
         if bar is not None:
             bar.close()
+
+
+def _recycle(client, n_workers: int, timeout: float = 600) -> None:
+    """Restart every worker and wait until ``n_workers`` are back. Dask waits 120 s by
+    default, which a loaded machine can exceed (workers re-importing TensorFlow while the
+    driver writes tables; it stopped a benchmark run once): wait up to ``timeout`` seconds,
+    then stop with a message saying that the finished results are kept."""
+    try:
+        client.restart(timeout=timeout, wait_for_workers=True)
+    except TimeoutError:
+        try:
+            client.wait_for_workers(n_workers, timeout=timeout)
+        except TimeoutError:
+            raise RuntimeError(
+                f"the Dask workers did not come back within {timeout:.0f} s of a restart "
+                "(recycling them between rounds); the results finished so far are saved and "
+                "rerunning the same command resumes from them") from None
