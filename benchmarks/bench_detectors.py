@@ -157,10 +157,17 @@ def run(dataset: str, profile: str, seeds, names, out: str, client=None,
     if stale:
         print(f"{dataset}: {stale} stored runs were made with other parameters: "
               + ("recomputing them" if client is not None else "left out of the tables"))
-    if client is not None and pending:
+    # workers are recycled against Keras' memory growth; the classical detectors (NumPy and
+    # scikit-learn only) run first, in one round: restarting workers every few seconds of
+    # their short runs was slow and twice ended a run (a worker not back within Dask's wait)
+    light = [task for task in pending if _classical(task[2])]
+    rounds = [(light, None), ([task for task in pending if task not in light], runs_per_worker)]
+    for tasks, recycle_every in rounds:
+        if client is None or not tasks:
+            continue
         bar = lambda total: tqdm(total=total, desc=dataset, unit="run")  # noqa: E731
         for (_, entity, _, _, seed, _, variant, _), result in grid.run_tasks(
-                client, evaluate_entity, pending, recycle_every=runs_per_worker, progress=bar):
+                client, evaluate_entity, tasks, recycle_every=recycle_every, progress=bar):
             result["variant"] = variant
             result["tf_intra_op_threads"] = threads
             save_json(result, path(variant, entity, seed))
@@ -175,6 +182,11 @@ def run(dataset: str, profile: str, seeds, names, out: str, client=None,
                      # runs stored before a metric existed lack it
                      **{k: result["metrics"].get(k, np.nan) for k in COLUMNS}})
     return pd.DataFrame(rows)
+
+
+def _classical(detector: str) -> bool:
+    """Whether ``detector`` is one of the classical ones (no Keras model to leak memory)."""
+    return detectors.detector_class(detector).__module__.endswith(".classic")
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
