@@ -100,6 +100,40 @@ def test_evaluate_cli_on_fixture_layout(fixture_root, tmp_path):
     assert result["entity"] == "machine-1-1" and result["threshold_rule"]["rule"] == "pot"
 
 
+def _short_dataset(train_points=300, test_points=400):
+    from tsad_helpers.datasets import Dataset
+
+    rng = np.random.default_rng(0)
+    labels = np.zeros(test_points, dtype=np.int8)
+    labels[200:210] = 1
+    test = rng.normal(size=(test_points, 2)).astype(np.float32)
+    test[200:210] += 6
+    return Dataset("toy", "e1", rng.normal(size=(train_points, 2)).astype(np.float32), test,
+                   labels, ["a", "b"], None, {})
+
+
+def test_a_threshold_tail_shorter_than_one_window_is_scored_with_context():
+    from tsad_helpers import profiles
+    from tsad_helpers.evaluation import evaluate_detector
+
+    settings = profiles.get("smoke")
+    ds = _short_dataset()  # the last 20 % of 300 points: 60, shorter than a window of 100
+    result = evaluate_detector(ds, "pca", settings, "smoke", 0, params={"window": 100})
+    assert "with the 40 points before them as context" in result["threshold_from"]
+    # the threshold is the rule applied to the tail's own 60 scores, taken from a 100-point
+    # scoring of the train series' end
+    model = detectors.make("pca", **{**settings["detectors"]["pca"], "window": 100})
+    model.fit(ds.train[:240])
+    tail_scores = model.decision_function(ds.train[200:])[40:]
+    assert result["metrics"]["threshold"] == pytest.approx(np.quantile(tail_scores, 0.99))
+    ordinary = evaluate_detector(ds, "pca", settings, "smoke", 0, params={"window": 16})
+    assert "context" not in ordinary["threshold_from"]
+    fitted_on_test = evaluate_detector(ds, "pca", settings, "smoke", 0,
+                                       params={"window": 100}, protocol="transductive")
+    assert fitted_on_test["protocol"] == "transductive"
+    assert fitted_on_test["threshold_from"] == "scores on the test series (no labels)"
+
+
 def test_evaluate_refuses_a_supervised_detector(capsys):
     assert main(["evaluate", "--dataset", "synthetic", "--detector", "window_classifier",
                  "--profile", "smoke", "--out", "unused.json"]) != 0

@@ -78,7 +78,14 @@ def evaluate_detector(ds, detector: str, settings: dict, profile: str, seed: int
     model.fit(fit_part)
     fit_seconds = time.perf_counter() - start
     rule = dict(ev["threshold"])
-    threshold = thresholds.make(rule.pop("rule"), **rule)(model.decision_function(tail))
+    window = int(model.get_params().get("window") or 1)
+    context = 0  # a tail shorter than one window is scored with the fit data before it
+    if protocol == "train" and len(tail) < window <= len(ds.train):
+        context = window - len(tail)
+        tail_scores = model.decision_function(ds.train[split - context:])[context:]
+    else:
+        tail_scores = model.decision_function(tail)
+    threshold = thresholds.make(rule.pop("rule"), **rule)(tail_scores)
     start = time.perf_counter()
     scores = model.decision_function(ds.test)
     score_seconds = time.perf_counter() - start
@@ -95,6 +102,8 @@ def evaluate_detector(ds, detector: str, settings: dict, profile: str, seed: int
         "protocol": protocol, "threshold_rule": ev["threshold"],
         "threshold_from": "scores on the last "
         f"{ev['validation_fraction']:.0%} of the training split (no labels)"
+        + (f", scored with the {context} points before them as context (the tail is "
+           "shorter than one window)" if context else "")
         if protocol == "train" else "scores on the test series (no labels)",
         "metrics": result, "fit_seconds": round(fit_seconds, 3),
         "score_seconds": round(score_seconds, 3),
