@@ -140,10 +140,23 @@ def run(dataset: str, profile: str, seeds, names, out: str, client=None,
     def current(variant, entity, seed) -> bool:
         if not path(variant, entity, seed).exists():
             return False
+        stored = json.loads(path(variant, entity, seed).read_text())
+        if "error" in stored:  # the detector refused this series: kept, not retried
+            return True
         detector, params = parse_variant(variant)
         protocol = params.pop(PROTOCOL, "train")
-        return is_current(json.loads(path(variant, entity, seed).read_text()), detector,
-                          params, profile, protocol)
+        return is_current(stored, detector, params, profile, protocol)
+
+    def refused(task, exc) -> None:
+        """A detector's clear refusal of a series (a ValueError, e.g. a training split
+        that is constant in every channel) is stored as the run's result, so the grid goes
+        on and the tables name it; any other exception stops the grid."""
+        if not isinstance(exc, ValueError):
+            raise exc
+        _, entity, _, _, seed, _, variant, protocol = task
+        save_json({"dataset": dataset, "entity": entity, "variant": variant, "seed": seed,
+                   "profile": profile, "protocol": protocol,
+                   "error": f"{type(exc).__name__}: {exc}"}, path(variant, entity, seed))
 
     pending = []  # arguments of evaluate_entity: dataset, entity, detector, profile, seed,
     stale = 0  # params, name (the variant names its loss log), protocol
@@ -167,21 +180,27 @@ def run(dataset: str, profile: str, seeds, names, out: str, client=None,
             continue
         bar = lambda total: tqdm(total=total, desc=dataset, unit="run")  # noqa: E731
         for (_, entity, _, _, seed, _, variant, _), result in grid.run_tasks(
-                client, evaluate_entity, tasks, recycle_every=recycle_every, progress=bar):
+                client, evaluate_entity, tasks, recycle_every=recycle_every, progress=bar,
+                on_error=refused):
             result["variant"] = variant
             result["tf_intra_op_threads"] = threads
             save_json(result, path(variant, entity, seed))
-    rows = []
+    rows, failed = [], []
     for variant, entity, seed in jobs:
         if not current(variant, entity, seed):
             continue
         result = json.loads(path(variant, entity, seed).read_text())
+        if "error" in result:
+            failed.append(f"{variant} on {entity} (seed {seed}): {result['error']}")
+            continue
         rows.append({"detector": variant, "entity": entity, "seed": seed,
                      "fit_seconds": result["fit_seconds"],
                      "score_seconds": result["score_seconds"],
                      # runs stored before a metric existed lack it
                      **{k: result["metrics"].get(k, np.nan) for k in COLUMNS}})
-    return pd.DataFrame(rows)
+    runs = pd.DataFrame(rows)
+    runs.attrs["failed"] = failed
+    return runs
 
 
 def _classical(detector: str) -> bool:
@@ -198,7 +217,8 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
-def markdown(table: pd.DataFrame, dataset: str, profile: str, n_entities: int) -> str:
+def markdown(table: pd.DataFrame, dataset: str, profile: str, n_entities: int,
+             failed: list | None = None) -> str:
     head = ["detector", "runs"] + COLUMNS + ["fit s", "score s"]
     lines = [f"{dataset.upper()}, {n_entities} entities, profile `{profile}`: mean ± std over "
              "entities and seeds. Label-free threshold: 0.99-quantile of the scores on the last "
@@ -213,6 +233,9 @@ def markdown(table: pd.DataFrame, dataset: str, profile: str, n_entities: int) -
                   for c in COLUMNS]
         cells += [f"{r['fit_seconds_mean']:.1f}", f"{r['score_seconds_mean']:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
+    if failed:
+        lines += ["", "Runs the detector refused (left out of the means above; delete the "
+                  "run's file to retry it):", ""] + [f"- {f}" for f in failed]
     return "\n".join(lines) + "\n"
 
 
@@ -370,7 +393,8 @@ def tabulate(base, dataset: str, args, runs: pd.DataFrame) -> None:
     table = summarise(runs)
     save_table(runs, base / f"{dataset}_{args.profile}_runs.csv")
     save_table(table, base / f"{dataset}_{args.profile}.csv")
-    text = markdown(table, dataset, args.profile, runs["entity"].nunique())
+    text = markdown(table, dataset, args.profile, runs["entity"].nunique(),
+                    runs.attrs.get("failed"))
     with atomic_path(base / f"{dataset}_{args.profile}.md") as tmp:
         tmp.write_text(text)
     print(text)

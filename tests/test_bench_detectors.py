@@ -131,3 +131,34 @@ def test_paired_comparison_skips_runs_without_the_metric(tmp_path):
     period = text.split("**vus_pr_period**")[1].split("**vus_pr**")[0]
     assert "| lstm_ae | +0.250 (2/0) | +0.250 (2/0) |" in period
     assert "| lstm_ae | +0.200 (3/0) | +0.200 (3/0) |" in text.split("**vus_pr**")[1]
+
+
+def test_a_refused_series_is_stored_named_in_the_table_and_not_retried(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(bench.datasets, "entities", lambda name: ["syn-1"])
+    calls = []
+
+    def refusing(client, func, tasks, on_error, **kwargs):
+        for task in tasks:
+            calls.append(task)
+            on_error(task, ValueError("PCADetector: every feature ... is constant"))
+        yield from ()
+
+    monkeypatch.setattr(bench.grid, "run_tasks", refusing)
+    runs = bench.run("synthetic", "smoke", [0], ["pca"], "bench", client=object())
+    assert runs.empty and len(calls) == 1
+    assert runs.attrs["failed"] == ["pca on syn-1 (seed 0): ValueError: PCADetector: every "
+                                    "feature ... is constant"]
+    bench.run("synthetic", "smoke", [0], ["pca"], "bench", client=object())
+    assert len(calls) == 1  # stored: not retried
+    text = bench.markdown(bench.summarise(pd.DataFrame(_runs("random", ["syn-1"], [0.1]))),
+                          "synthetic", "smoke", 1, runs.attrs["failed"])
+    assert "- pca on syn-1 (seed 0): ValueError" in text
+
+    def crashing(client, func, tasks, on_error, **kwargs):
+        on_error(tasks[0], TypeError("a bug"))
+        yield from ()
+
+    monkeypatch.setattr(bench.grid, "run_tasks", crashing)
+    with pytest.raises(TypeError, match="a bug"):  # not a refusal: the grid stops
+        bench.run("synthetic", "smoke", [0], ["random"], "bench", client=object())
