@@ -111,8 +111,8 @@ def _distributed(client, func, tasks, recycle_every, bar, on_error):
 
 def _recycle(client, n_workers: int, timeout: float = 600) -> None:
     """Restart every worker and wait until ``n_workers`` are back. Dask waits 120 s by
-    default, which a loaded machine can exceed (workers re-importing TensorFlow while the
-    driver writes tables; it stopped a benchmark run once): wait up to ``timeout`` seconds,
+    default, which the workers of a busy 2-core machine exceeded twice, ending a benchmark
+    run (cause not traced): wait up to ``timeout`` seconds,
     then stop with a message saying that the finished results are kept."""
     try:
         client.restart(timeout=timeout, wait_for_workers=True)
