@@ -50,7 +50,9 @@ each task, atomically, and skips finished tasks when restarted (:func:`run`).
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -191,7 +193,9 @@ def run_fold(dataset: str, entity: str, scheme: str, fold: int, seed: int, profi
     base = {"dataset": dataset, "entity": entity, "scheme": scheme, "fold": fold, "seed": seed}
     root = Path(loss_root) if loss_root else loss_dir(profile, "03_cv")
     target = root / dataset / entity / f"{scheme}_fold{fold}_seed{seed}.csv"
-    logs = target.parent / f".{target.stem}.parts"  # one CSV per model while the task runs
+    # one CSV per model while the task runs; a folder of its own, so that a second run of the
+    # same task (a second driver, a retried task) cannot merge or delete this one's logs
+    logs = target.parent / f".{target.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.parts"
     data = _FoldData(x_dev, y_dev, fit, inner, window, series, val_labels, val)
     cv = {**cv, "arms": arms_for(cv, dataset, entity, scheme)}
     synthetic = _synthetic(data, cv, settings, seed, logs)
