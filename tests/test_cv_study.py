@@ -338,3 +338,42 @@ def test_arm_schemes_and_study_seeds():
     s["cv"]["seeds"] = [3, 4]
     tasks, _ = cv_study.plan(s)
     assert {t[4] for t in tasks} == {3, 4}
+
+
+def test_held_out_refit_keeps_scores_that_reproduce_its_rows(tmp_path):
+    from tsad_helpers import metrics
+
+    settings = tiny_settings(detectors=("pca", "random", "window_classifier"),
+                             arms=("none", "injection"))
+    rows = pd.DataFrame(cv_study.run_fold("synthetic", "syn-1", cv_study.FINAL, -1, 0, "smoke",
+                                          loss_root=tmp_path / "loss", settings=settings,
+                                          scores_root=tmp_path / "scores"))
+    path = cv_study.scores_path(tmp_path / "scores", "synthetic", "syn-1", 0)
+    kept = cv_study.load_scores(path)
+    _, _, _, y_out, _ = cv_study.load_entity("synthetic", "syn-1", settings)
+    np.testing.assert_array_equal(kept["labels"], y_out)
+    ok = rows[rows["status"] == "ok"]
+    assert len(kept["runs"]) == len(ok)
+    assert set(kept["scores"]) == {"pca", "random", "window_classifier_none_r0",
+                                   "window_classifier_injection_r0.5",
+                                   "window_classifier_injection_rbalance"}
+    assert set(kept["sources"]) == {"pca", "random"}
+    key = ["detector", "arm", "ratio", "threshold_rule"]
+    for run in kept["runs"].to_dict("records"):
+        row = ok.set_index(key).loc[tuple(run[k] for k in key)]
+        again = metrics.evaluate(kept["scores"][run["model"]].astype(np.float64),
+                                 kept["labels"], run["threshold"])
+        assert again["f1"] == pytest.approx(row["f1"], abs=1e-6)
+        assert again["auc_pr"] == pytest.approx(row["auc_pr"], abs=1e-4)
+    # the label-free threshold is the 0.99 quantile of the kept source quantiles
+    q = list(np.round(kept["source_quantiles"], 6)).index(0.99)
+    free = kept["runs"].query("detector == 'pca' and threshold_rule == 'label_free'")
+    assert free["threshold"].iloc[0] == pytest.approx(kept["sources"]["pca"][q])
+    # CV folds keep nothing; a damaged file is refused with its name
+    cv_study.run_fold("synthetic", "syn-1", "rolling_stratified", 0, 0, "smoke",
+                      loss_root=tmp_path / "loss", settings=settings,
+                      scores_root=tmp_path / "scores")
+    assert [p.name for p in (tmp_path / "scores").rglob("*.npz")] == ["final_seed0.npz"]
+    path.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="final_seed0.npz: not a held-out scores file"):
+        cv_study.load_scores(path)

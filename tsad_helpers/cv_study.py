@@ -171,12 +171,13 @@ def load_entity(dataset: str, entity: str, settings: dict):
 
 
 def run_fold(dataset: str, entity: str, scheme: str, fold: int, seed: int, profile: str,
-             loss_root=None, settings: dict | None = None) -> list[dict]:
+             loss_root=None, settings: dict | None = None, scores_root=None) -> list[dict]:
     """Every run of one fold (``scheme=FINAL``, ``fold=-1``: the refit on the whole
     development part, judged on the held-out future): a list of row dicts. Importable by
     grid workers. loss_root: folder of the loss logs (default ``loss/<profile>/03_cv``):
     one CSV per task, ``<dataset>/<entity>/<scheme>_fold<k>_seed<s>.csv``, every model's
-    losses per epoch with a ``model`` column (:func:`merge_loss_logs`)."""
+    losses per epoch with a ``model`` column (:func:`merge_loss_logs`). scores_root: where
+    the held-out refit keeps its scores (:func:`save_scores`; None: not kept)."""
     started = time.perf_counter()
     settings = settings or profiles.get(profile)
     cv = settings["cv"]
@@ -197,6 +198,8 @@ def run_fold(dataset: str, entity: str, scheme: str, fold: int, seed: int, profi
     # same task (a second driver, a retried task) cannot merge or delete this one's logs
     logs = target.parent / f".{target.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.parts"
     data = _FoldData(x_dev, y_dev, fit, inner, window, series, val_labels, val)
+    if scheme == FINAL and scores_root is not None:
+        data.keep()
     cv = {**cv, "arms": arms_for(cv, dataset, entity, scheme)}
     synthetic = _synthetic(data, cv, settings, seed, logs)
     rows = []
@@ -208,6 +211,8 @@ def run_fold(dataset: str, entity: str, scheme: str, fold: int, seed: int, profi
         runner = _supervised if name in SUPERVISED else _unsupervised
         rows += runner(name, params, data, synthetic, cv, seed, logs, settings)
     merge_loss_logs(logs, target)
+    if data.kept is not None:
+        save_scores(scores_path(scores_root, dataset, entity, seed), data.labels, data.kept)
     base["task_seconds"] = time.perf_counter() - started
     return [{**base, **row} for row in rows]
 
@@ -227,6 +232,7 @@ class _FoldData:
         covered = np.unique((fit[:, None] + np.arange(window)).ravel())
         self.scale_on = x_dev[covered]  # the points of the fit windows
         self.series, self.labels, self.val_starts = series, series_labels, val_starts
+        self.kept = None  # {"scores": {model: scores}, "runs": [...], ...} when keeping them
 
     def windows(self, part: int, length: int):
         """(windows [N, length, C], labels [N]) of the fit (0) or inner-validation (1) part."""
@@ -236,18 +242,28 @@ class _FoldData:
         return (_windows(self.x_dev, starts, length),
                 _windows(self.y_dev, starts, length).max(axis=1).astype(np.int64))
 
-    def judge(self, det, threshold: float, vus_window: int) -> dict:
+    def judge(self, det, threshold: float, vus_window: int, run: dict | None = None) -> dict:
         """Metrics of ``det`` on the validation fold (or the held-out future); the scores of
-        a fitted detector are computed once and reused for its other thresholds."""
+        a fitted detector are computed once and reused for its other thresholds. With
+        :meth:`keep` on, the scores (once per fitted model) and ``run`` (detector, arm,
+        ratio, threshold rule, model) with its threshold are kept for :func:`save_scores`."""
         if getattr(self, "_scored", (None,))[0] is not det:
             self._scored = (det, *self._scores(det))
         _, scores, labels = self._scored
+        if self.kept is not None and run is not None:
+            self.kept["scores"].setdefault(run["model"], scores)
+            self.kept["runs"].append({**run, "threshold": float(threshold)})
         out = metrics.evaluate(scores, labels, threshold, vus_window=min(vus_window,
                                                                          len(labels) // 4))
         out.pop("pa_k_f1")  # the curve (101 values); its area pa_k_auc is kept
         out.update(val_points=len(labels), val_anomalous_points=int(labels.sum()),
                    val_events=len(events.segments(labels)))
         return out
+
+    def keep(self) -> None:
+        """Keep every judged model's scores from now on (the held-out refit: notebooks 05
+        and 06 draw curves, confusion matrices and failures from them)."""
+        self.kept = {"scores": {}, "runs": [], "sources": {}}
 
     def _scores(self, det):
         if self.val_starts is None:
@@ -277,6 +293,62 @@ def arms_for(cv: dict, dataset: str, entity: str, scheme: str | None = None) -> 
     return [a for a in cv["arms"]
             if (a not in limits or entity in limits[a].get(dataset, [entity]))
             and (scheme is None or a not in schemes or scheme in schemes[a])]
+
+
+# quantiles of a detector's normal inner-validation scores kept with the held-out scores: the
+# label-free threshold is one of them (0.99), the others show what another quantile would do
+SOURCE_QUANTILES = np.concatenate([np.linspace(0.5, 0.98, 25), np.linspace(0.99, 1.0, 11)])
+SCORES_DIR = "03_cv_scores"
+
+
+def scores_path(root, dataset: str, entity: str, seed: int) -> Path:
+    """The held-out scores of one (dataset, entity, seed): ``<root>/<dataset>/<entity>/
+    final_seed<s>.npz`` (a '/' in an entity name becomes '__')."""
+    return Path(root) / dataset / str(entity).replace("/", "__") / f"{FINAL}_seed{seed}.npz"
+
+
+def save_scores(path, labels, kept: dict) -> Path:
+    """Write the held-out refit's scores (compressed, atomically): ``labels`` int8[T],
+    ``score:<model>`` float32[T] per fitted model, ``source:<detector>`` the quantiles
+    ``source_quantiles`` of its normal inner-validation scores (unsupervised detectors), and
+    ``runs``, JSON: one entry per judged run (detector, arm, ratio, threshold_rule, model,
+    threshold)."""
+    import json
+
+    from .results import atomic_path
+
+    arrays = {"labels": np.asarray(labels, dtype=np.int8),
+              "source_quantiles": SOURCE_QUANTILES,
+              "runs": np.array(json.dumps(kept["runs"]))}
+    arrays.update({f"score:{m}": np.asarray(v, dtype=np.float32)
+                   for m, v in kept["scores"].items()})
+    arrays.update({f"source:{d}": np.asarray(v, dtype=np.float64)
+                   for d, v in kept["sources"].items()})
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    return Path(path)
+
+
+def load_scores(path) -> dict:
+    """:func:`save_scores`' file as {"labels", "scores": {model: float32[T]}, "sources":
+    {detector: quantiles}, "source_quantiles", "runs": DataFrame}; a file of another layout
+    is an error naming it."""
+    import json
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            files = dict(z.items())
+        runs = pd.DataFrame(json.loads(str(files.pop("runs"))))
+        out = {"labels": files.pop("labels"), "source_quantiles": files.pop("source_quantiles"),
+               "runs": runs}
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{path}: not a held-out scores file ({exc})") from None
+    out["scores"] = {k[len("score:"):]: v for k, v in files.items() if k.startswith("score:")}
+    out["sources"] = {k[len("source:"):]: v for k, v in files.items() if k.startswith("source:")}
+    missing = set(runs["model"]) - set(out["scores"]) if len(runs) else set()
+    if missing:
+        raise ValueError(f"{path}: runs without scores: {sorted(missing)}")
+    return out
 
 
 def merge_loss_logs(parts: Path, target: Path) -> Path | None:
@@ -401,8 +473,10 @@ def _supervised(name, params, data, synthetic, cv, seed, logs, settings) -> list
         except ValueError as exc:  # one class only in the fit windows
             rows.append({**row, "status": f"{name}: {exc}"})
             continue
+        run = {"detector": name, "arm": arm, "ratio": ratio, "threshold_rule": "probability",
+               "model": f"{name}_{arm}_r{ratio}"}
         rows.append({**row, "status": "ok", **convergence(det),
-                     **data.judge(det, 0.5, vus)})
+                     **data.judge(det, 0.5, vus, run)})
     return rows
 
 
@@ -420,11 +494,15 @@ def _unsupervised(name, params, data, synthetic, cv, seed, logs, settings) -> li
               "n_fit_anomalous": len(real_anomalous), "fit_seconds": fit_seconds,
               **convergence(det)}
     free = thresholds.quantile(normal, settings["evaluate"]["threshold"].get("q", 0.99))
+    if data.kept is not None:  # what the label-free threshold is a quantile of
+        data.kept["sources"][name] = np.quantile(normal, SOURCE_QUANTILES)
+    run = {"detector": name, "model": name}
     # the share of anomalous windows the threshold is tuned for: the real one of the fit
     # windows (not the synthetic share an arm's ratio would imply)
     prior = min(max(len(real_anomalous), 1) / len(fit_x), 0.5)
     rows = [{"arm": "none", "ratio": "0", "threshold_rule": "label_free", "status": "ok", **common,
-             **data.judge(det, free, vus)}]
+             **data.judge(det, free, vus, {**run, "arm": "none", "ratio": "0",
+                                           "threshold_rule": "label_free"})}]
     if det.window != data.window:  # synthetic windows have the profile's length
         return rows
     for arm, ratio, extra, info in _arm_runs([a for a in cv["arms"] if a != "class_weight"],
@@ -438,7 +516,8 @@ def _unsupervised(name, params, data, synthetic, cv, seed, logs, settings) -> li
             continue
         thr = thresholds.calibrated(normal, anomalous, prior=prior)
         rows.append({**row, "status": "ok",
-                     **data.judge(det, thr, vus)})
+                     **data.judge(det, thr, vus, {**run, "arm": arm, "ratio": ratio,
+                                                  "threshold_rule": "calibrated"})})
     return rows
 
 
@@ -519,13 +598,15 @@ def _entity_folds(name, entity, settings, data_dir):
 
 
 def run(settings: dict, profile: str, table_path, data_dir=None, scheduler=None,
-        workers=None, loss_root=None, serial: bool = False, progress=None) -> pd.DataFrame:
+        workers=None, loss_root=None, serial: bool = False, progress=None,
+        scores_root=None) -> pd.DataFrame:
     """Run every task of the profile not yet in ``table_path`` (CSV) and return the whole
     table. Tasks run on a Dask cluster (``scheduler`` address, else a LocalCluster of
     ``workers`` processes), or in this process with ``serial=True``. The table is rewritten
     atomically after each task; a failed task is listed in ``<table>.failed.csv`` (rewritten
     at the end) with its key and error, and the others go on. ``data_dir`` is set as
-    ``TSAD_DATA_DIR`` for the workers."""
+    ``TSAD_DATA_DIR`` for the workers. The held-out refits keep their scores under
+    ``scores_root`` (default: ``03_cv_scores`` beside the table; :func:`save_scores`)."""
     import os
 
     from .grid import cluster, run_tasks
@@ -545,7 +626,8 @@ def run(settings: dict, profile: str, table_path, data_dir=None, scheduler=None,
     def on_error(task, exc):
         failed.append({**dict(zip(KEY, task)), "error": f"{type(exc).__name__}: {exc}"})
 
-    args = [(*t, profile, loss_root, settings) for t in todo]
+    scores_root = Path(scores_root) if scores_root else table_path.parent / SCORES_DIR
+    args = [(*t, profile, loss_root, settings, str(scores_root)) for t in todo]
     if todo:
         with (nullcontext() if serial else cluster(scheduler, workers)) as client:
             for _, rows in run_tasks(client, run_fold, args, progress=progress,
