@@ -197,6 +197,16 @@ def test_run_resumes_and_reports_failed_tasks(monkeypatch, tmp_path):
     assert len(second) == len(first)
     pd.testing.assert_frame_equal(pd.read_csv(table, dtype={"ratio": str}), second,
                                   check_dtype=False)
+    # a held-out refit without its kept scores (a table from before they were kept) is run
+    # again, and its rows replaced, not doubled
+    cv_study.scores_path(tmp_path / "03_cv_scores", "synthetic", "syn-1", 0).unlink()
+    calls.clear()
+    third = cv_study.run(settings, "smoke", table, serial=True, loss_root=tmp_path / "loss")
+    assert sorted(calls) == [("synthetic", "syn-1", cv_study.FINAL, -1, 0),
+                             ("synthetic", "syn-1", "rolling_stratified", 1, 0)]  # still boom
+    assert len(third) == len(first)
+    assert not third.duplicated(list(cv_study.RUN)).any()
+    assert cv_study.scores_path(tmp_path / "03_cv_scores", "synthetic", "syn-1", 0).is_file()
 
 
 def test_dask_grid_equals_serial_path(tmp_path):

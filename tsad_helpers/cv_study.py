@@ -618,15 +618,23 @@ def run(settings: dict, profile: str, table_path, data_dir=None, scheduler=None,
     done = pd.read_csv(table_path, keep_default_na=True, dtype={"ratio": str}) \
         if table_path.is_file() else pd.DataFrame(columns=list(RUN))
     tasks, _ = plan(settings, data_dir)
+    scores_root = Path(scores_root) if scores_root else table_path.parent / SCORES_DIR
     finished = set(map(tuple, done[list(KEY)].astype(str).to_numpy())) if len(done) else set()
-    todo = [t for t in tasks if tuple(map(str, t)) not in finished]
+    # a held-out refit is finished only with its scores kept (tables from before they were
+    # kept): it is run again and its earlier rows replaced
+    rerun = {tuple(map(str, t)) for t in tasks if t[2] == FINAL
+             and tuple(map(str, t)) in finished
+             and not scores_path(scores_root, t[0], t[1], t[4]).is_file()}
+    if rerun:
+        keys = done[list(KEY)].astype(str).apply(tuple, axis=1)
+        done = done[~keys.isin(rerun)]
+    todo = [t for t in tasks if tuple(map(str, t)) not in finished - rerun]
     failed = []
     parts = [done] if len(done) else []
 
     def on_error(task, exc):
         failed.append({**dict(zip(KEY, task)), "error": f"{type(exc).__name__}: {exc}"})
 
-    scores_root = Path(scores_root) if scores_root else table_path.parent / SCORES_DIR
     args = [(*t, profile, loss_root, settings, str(scores_root)) for t in todo]
     if todo:
         with (nullcontext() if serial else cluster(scheduler, workers)) as client:
