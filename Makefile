@@ -1,6 +1,7 @@
 # make run   : create .venv if needed, then run the notebooks (quick profile) headless
 # make test  : create .venv if needed, then unit tests + notebook checks (nbval)
 # make notebooks : refresh the stored smoke outputs in notebooks/ in place
+# make paper : rebuild paper/ (Markdown, Typst, PDF) from the committed results
 # make lock : re-pin constraints.txt after editing requirements.txt
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +12,7 @@ export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 export MPLBACKEND := Agg
 
-.PHONY: run test notebooks venv lock clean
+.PHONY: run test notebooks paper venv lock clean
 
 venv: $(STAMP)
 
@@ -30,6 +31,9 @@ test: $(STAMP)
 
 notebooks: $(STAMP)
 	$(PY) -m tsad_helpers refresh-notebooks
+
+paper: $(STAMP)
+	$(PY) -m tsad_helpers paper
 
 # after editing requirements.txt: resolve in a scratch venv and pin every package
 lock:

@@ -1,5 +1,5 @@
-"""Command line: ``python -m tsad_helpers {run,cv,evaluate,datasets,refresh-notebooks} ...``
-(see ``--help``)."""
+"""Command line: ``python -m tsad_helpers {run,cv,evaluate,paper,datasets,refresh-notebooks}
+...`` (see ``--help``)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--threshold", choices=sorted(profiles.THRESHOLD_RULES),
                     help="label-free threshold rule on training-tail scores (default: quantile)")
     ev.add_argument("--out", required=True, help="JSON file to write")
+
+    pp = sub.add_parser("paper", help="build paper/ (Markdown, Typst, PDF) from the results")
+    pp.add_argument("--out", help="output folder (default: paper/)")
+    pp.add_argument("--no-pdf", action="store_true", help="Markdown and Typst only")
 
     ref = sub.add_parser("refresh-notebooks",
                          help="re-execute notebooks/ in place (smoke defaults) for nbval")
@@ -113,6 +117,8 @@ def _cmd_run(args) -> int:
     if failed:
         print(f"error: {failed}", file=sys.stderr)
         return 1
+    if args.profile == "paper" and not args.only and not args.out:
+        return _cmd_paper(argparse.Namespace(out=None, no_pdf=False))  # the paper reads them
     return 0
 
 
@@ -195,6 +201,16 @@ def _list(datasets, root, names) -> int:
     return 0
 
 
+def _cmd_paper(args) -> int:
+    from . import paper
+
+    built = paper.build(out_dir=args.out, pdf=not args.no_pdf)
+    for key in ("markdown", "typst", "pdf"):
+        if key in built:
+            print(f"wrote {built[key]}")
+    return 0
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -206,6 +222,8 @@ def main(argv=None) -> int:
             return _cmd_cv(args)
         if args.command == "refresh-notebooks":
             return _cmd_refresh(args)
+        if args.command == "paper":
+            return _cmd_paper(args)
         return _cmd_datasets(args)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,0 +1,77 @@
+"""The paper is built from results: no number typed into its template, every number of the
+built text emitted by a value or table computed from a result file, the committed paper equal
+to a fresh build, and a PDF that Typst compiles."""
+
+import re
+
+import pandas as pd
+import pytest
+
+from tsad_helpers import paper
+
+TEMPLATE = paper.TEMPLATE.read_text(encoding="utf-8")
+
+
+def test_the_template_holds_no_hand_typed_number():
+    assert paper.hand_typed_numbers(TEMPLATE) == []
+
+
+def test_a_number_typed_into_the_template_is_caught():
+    typed = TEMPLATE.replace("## Introduction", "## Introduction\n\nWe beat PCA by 0.123.", 1)
+    assert (paper.hand_typed_numbers(typed)[0][1]) == "0.123"
+    refs = paper.read_references(paper.PAPER_DIR / "references.csv")
+    with pytest.raises(ValueError, match="typed into the template by hand"):
+        paper.render(typed, paper.Paper(), refs)
+    # names holding digits, code spans, placeholders and citations are not numbers
+    assert paper.hand_typed_numbers("F1 on KDD21 `seed 0` {{smd_pca}} [@yoon2019] x") == []
+    assert paper.hand_typed_numbers("seeds 0-2") == [(1, "0"), (1, "2")]
+
+
+def test_unknown_placeholders_and_citations_are_errors():
+    refs = paper.read_references(paper.PAPER_DIR / "references.csv")
+    with pytest.raises(ValueError, match="no value 'nothing'"):
+        paper.render("{{nothing}}", paper.Paper(), refs)
+    with pytest.raises(ValueError, match="unknown citation key 'nobody'"):
+        paper.render("see [@nobody]", paper.Paper(), refs)
+
+
+def test_typst_escapes_markup_characters():
+    out = paper._typst_inline("a **b** *c* `d_e` #x $ @y [z] f_g http://h")
+    assert out == "a *b* _c_ `d_e` \\#x \\$ \\@y \\[z\\] f\\_g http:\\/\\/h"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return paper.build(out_dir=tmp_path_factory.mktemp("paper"))
+
+
+def test_every_number_of_the_built_paper_comes_from_a_result(built):
+    text = built["markdown"].read_text(encoding="utf-8")
+    refs = paper.read_references(paper.PAPER_DIR / "references.csv")
+    cited = {n for _, r in refs.iterrows() for n in paper.numbers(" ".join(r))}
+    emitted = built["paper"].emitted_numbers() | cited
+    stray = sorted(set(paper.numbers(text)) - emitted)
+    assert stray == [], f"numbers in the paper that no result emitted: {stray}"
+    assert set(built["paper"].provenance) >= {k for k in built["paper"].values
+                                              if not k.startswith("cite:")}
+    assert "{{" not in text and not re.search(r"\[@", text)
+
+
+def test_the_pdf_compiles_with_every_figure(built):
+    assert built["pdf"].read_bytes()[:5] == b"%PDF-"
+    typ = built["typst"].read_text(encoding="utf-8")
+    for name, (path, _) in built["paper"].figures.items():
+        assert f'image("figures/{path.name}"' in typ
+        assert (built["markdown"].parent / "figures" / path.name).is_file()
+
+
+def test_the_committed_paper_is_the_build_of_the_committed_results(built):
+    committed = paper.PAPER_DIR / "paper.md"
+    assert committed.read_text(encoding="utf-8") == built["markdown"].read_text(
+        encoding="utf-8"), "paper/ is stale: rebuild it with `python -m tsad_helpers paper`"
+
+
+def test_published_numbers_name_their_source():
+    pub = pd.read_csv(paper.PAPER_DIR / "published.csv")
+    refs = paper.read_references(paper.PAPER_DIR / "references.csv")
+    assert pub["source"].isin(refs.index).all() and pub["value"].notna().all()

@@ -1,0 +1,530 @@
+"""The manuscript in ``paper/``, built from the results by code: ``paper/template.md`` holds the
+prose with placeholders, this module computes every value, table and figure from the result
+files (``simulation_results/``, ``benchmarks/results/``, ``paper/published.csv`` for numbers
+quoted from other papers, ``paper/references.csv``) and writes ``paper.md``, ``paper.typ``
+and ``paper.pdf`` (Typst, from its Python package: no TeX system).
+
+Template syntax: ``{{name}}`` a value, ``{{table:name}}`` a table, ``{{figure:name}}`` a
+figure, ``[@key]`` or ``[@a; @b]`` a citation. Nothing else in the template may hold a number
+(:func:`hand_typed_numbers`; identifiers such as F1 or KDD21 and code spans aside): every
+number of the paper comes from a result file, with its source recorded in ``provenance``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .cv_report import bootstrap_ci
+from .results import REPO_ROOT, atomic_path, save_figure
+
+PAPER_DIR = REPO_ROOT / "paper"
+TEMPLATE = PAPER_DIR / "template.md"
+TOKEN = re.compile(r"[A-Za-z_][\w\-]*|\d+(?:\.\d+)?")  # words absorb their digits (F1, KDD21)
+PLACEHOLDER = re.compile(r"\{\{([^{}]+)\}\}")
+CITATION = re.compile(r"\[(@[\w\-]+(?:;\s*@[\w\-]+)*)\]")
+CODE = re.compile(r"`[^`\n]*`")
+FLAGSHIP = "transformer_ae_gan"
+DATASETS = ("smd", "asd", "msl", "smap", "ucr")
+ABLATIONS = {"with_masking": "masking", "with_contrastive": "contrastive term",
+             "with_adversarial": "adversarial term", "published": "all three (published)"}
+
+
+def numbers(text: str) -> list[str]:
+    """The numbers of a text: standalone numerals (words holding digits, such as F1,
+    KDD21 or machine-1-3, are names, not numbers)."""
+    return [t for t in TOKEN.findall(text) if t[0].isdigit()]
+
+
+def hand_typed_numbers(template: str) -> list[tuple[int, str]]:
+    """(line, number) for every number typed into the template outside a placeholder, a
+    citation or a code span: each is a defect (numbers come from results)."""
+    found = []
+    for lineno, line in enumerate(template.splitlines(), start=1):
+        bare = CODE.sub(" ", CITATION.sub(" ", PLACEHOLDER.sub(" ", line)))
+        found += [(lineno, n) for n in numbers(bare)]
+    return found
+
+
+# ---- values with their sources ----------------------------------------------------------------
+@dataclass
+class Paper:
+    """What the template is filled with: values (text), tables (DataFrames of text),
+    figures (paths), each with its source, and the numbers they put into the text."""
+    values: dict = field(default_factory=dict)
+    tables: dict = field(default_factory=dict)
+    figures: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+
+    def value(self, name: str, text, source: str) -> None:
+        self.values[name] = str(text)
+        self.provenance[name] = source
+
+    def table(self, name: str, frame: pd.DataFrame, caption: str, source: str) -> None:
+        self.tables[name] = (frame.astype(str), caption)
+        self.provenance[f"table:{name}"] = source
+
+    def figure(self, name: str, path: Path, caption: str, source: str) -> None:
+        self.figures[name] = (Path(path), caption)
+        self.provenance[f"figure:{name}"] = source
+
+    def emitted_numbers(self) -> set[str]:
+        """The numbers the values and table cells put into the text (captions are prose
+        written in code: they may hold none of their own)."""
+        out = set()
+        for text in self.values.values():
+            out |= set(numbers(text))
+        for frame, _ in self.tables.values():
+            out |= set(numbers(" ".join(frame.columns)))
+            out |= {n for cell in frame.to_numpy().ravel() for n in numbers(str(cell))}
+        return out
+
+
+def f3(x) -> str:
+    return "-" if x is None or not np.isfinite(x) else f"{x:.3f}"
+
+
+def signed(x) -> str:
+    return f"{x:+.3f}"
+
+
+def p_text(p) -> str:
+    if p is None or not np.isfinite(p):
+        return "p undefined"
+    return "p < 0.01" if p < 0.01 else f"p = {p:.2f}"
+
+
+def paired(a: pd.Series, b: pd.Series) -> dict:
+    """a minus b over their common index (NaN pairs dropped): mean difference, n, wins,
+    losses and the two-sided Wilcoxon signed-rank p (None under 5 pairs or all equal)."""
+    from scipy.stats import wilcoxon
+
+    both = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner").dropna()
+    d = (both["a"] - both["b"]).to_numpy()
+    p = float(wilcoxon(d).pvalue) if len(d) >= 5 and np.any(d != 0) else None
+    return {"diff": float(d.mean()) if len(d) else np.nan, "n": len(d),
+            "wins": int((d > 0).sum()), "losses": int((d < 0).sum()), "p": p}
+
+
+def verdict(r: dict, who: str = "the flagship") -> str:
+    """A tie unless the paired test is significant at the five per cent level."""
+    if r["p"] is None or r["p"] >= 0.05:
+        return "a tie"
+    return f"a win for {who}" if r["diff"] > 0 else f"a loss for {who}"
+
+
+def describe_pair(r: dict) -> str:
+    return f"{signed(r['diff'])} ({r['wins']} wins, {r['losses']} losses, {p_text(r['p'])})"
+
+
+# ---- collectors: one per result family ----------------------------------------------------------
+def benchmark_runs(folder) -> pd.DataFrame:
+    """The detector benchmark's runs (``<dataset>_paper_runs.csv``), one table."""
+    frames = [pd.read_csv(p).assign(dataset=p.name.split("_")[0])
+              for p in sorted(Path(folder).glob("*_paper_runs.csv"))]
+    if not frames:
+        raise FileNotFoundError(f"no *_paper_runs.csv under {folder}: run "
+                                "benchmarks/bench_detectors.py first")
+    return pd.concat(frames, ignore_index=True)
+
+
+def collect_data(paper: Paper, results: Path) -> None:
+    path = results / "paper" / "01_data_qa_datasets.csv"
+    t = pd.read_csv(path)
+    rows = t[t["dataset"].isin(("synthetic",) + DATASETS)]
+    table = pd.DataFrame({"dataset": rows["dataset"], "entities": rows["entities"],
+                          "channels": rows["channels"], "test points": rows["test_points"],
+                          "events": rows["events"],
+                          "anomalous share": rows["anomaly_ratio"].map(f3)})
+    paper.table("datasets", table, "The datasets of the study (test splits).", str(path))
+    for _, r in rows.iterrows():
+        paper.value(f"entities_{r['dataset']}", int(r["entities"]), str(path))
+
+
+def collect_benchmark(paper: Paper, folder: Path, figures: Path) -> None:
+    runs = benchmark_runs(folder)
+    src = f"{folder}/*_paper_runs.csv"
+    metric = "vus_pr_period"
+    key = ["dataset", "entity", "seed"]
+    by = runs.set_index(key)
+
+    def series(det, m=metric, ds=None):
+        s = by[by["detector"] == det][m]
+        return s if ds is None else s[s.index.get_level_values(0) == ds]
+
+    main = [FLAGSHIP, "lstm_ae", "cnn_forecaster", "pca", "pca-transductive", "pca-reference",
+            "pca-reference_transductive", "iforest", "iforest-reference", "random"]
+    cells = {}
+    for det in main:
+        cells[det] = {}
+        for ds in DATASETS:
+            s = series(det, ds=ds).dropna()
+            cells[det][ds] = f"{f3(s.mean())} ({len(s)})" if len(s) else "-"
+    table = pd.DataFrame(cells).T.rename_axis("detector").reset_index()
+    paper.table("benchmark", table, "Mean VUS-PR with the period window (TSB-AD's protocol) "
+                "per detector and dataset, label-free protocol; in brackets the runs "
+                "(entities x seeds) it rests on.", src)
+    smd = {det: series(det, ds="smd").dropna() for det in main}
+    for det, name in ((FLAGSHIP, "flagship"), ("pca", "pca"), ("lstm_ae", "lstm"),
+                      ("pca-reference", "tsbad_pca"),
+                      ("pca-reference_transductive", "tsbad_pca_transductive"),
+                      ("random", "random")):
+        paper.value(f"smd_{name}", f3(smd[det].mean()), src)
+        paper.value(f"smd_{name}_runs", len(smd[det]), src)
+    for other, name in (("pca", "pca"), ("pca-reference", "tsbad_pca"),
+                        ("pca-reference_transductive", "tsbad_pca_transductive")):
+        r = paired(smd[FLAGSHIP], smd[other])
+        paper.value(f"smd_vs_{name}", describe_pair(r), src)
+        paper.value(f"smd_vs_{name}_verdict", verdict(r), src)
+    seeds = sorted(runs.loc[(runs["detector"] == FLAGSHIP) & (runs["dataset"] == "smd"),
+                            "seed"].unique())
+    paper.value("smd_seeds", f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else seeds[0], src)
+    pooled = paired(series(FLAGSHIP), series("lstm_ae"))
+    paper.value("pooled_vs_lstm", describe_pair(pooled), src)
+    paper.value("pooled_vs_lstm_verdict", verdict(pooled), src)
+    paper.value("pooled_vs_lstm_n", pooled["n"], src)
+    for ds in DATASETS:
+        r = paired(series(FLAGSHIP, ds=ds), series("lstm_ae", ds=ds))
+        paper.value(f"{ds}_vs_lstm", describe_pair(r) if r["n"] else "not run", src)
+    # point adjustment inflation: the random detector
+    rnd = runs[(runs["detector"] == "random") & (runs["dataset"] == "smd")]
+    paper.value("smd_random_f1", f3(rnd["f1"].mean()), src)
+    paper.value("smd_random_pa_f1", f3(rnd["pa_f1"].mean()), src)
+    flag = runs[(runs["detector"] == FLAGSHIP) & (runs["dataset"] == "smd")]
+    paper.value("smd_flagship_f1", f3(flag["f1"].mean()), src)
+    paper.value("smd_flagship_pa_f1", f3(flag["pa_f1"].mean()), src)
+    # ablations: each part added back
+    rows = []
+    for variant, label in ABLATIONS.items():
+        det = f"{FLAGSHIP}-{variant}"
+        r_all = paired(series(det), series(FLAGSHIP))
+        cells = {"part added back": label}
+        for ds in DATASETS:
+            r = paired(series(det, ds=ds), series(FLAGSHIP, ds=ds))
+            cells[ds] = describe_pair(r) if r["n"] else "-"
+        cells["all"] = describe_pair(r_all) if r_all["n"] else "-"
+        rows.append(cells)
+        paper.value(f"ablation_{variant}", describe_pair(r_all), src)
+    paper.table("ablations", pd.DataFrame(rows), "Each part of the flagship added back to "
+                "the frozen model: VUS-PR (period window) of the variant minus the frozen "
+                "model, paired on (entity, seed).", src)
+    path = plot_benchmark(runs, figures / "benchmark.png", main)
+    paper.figure("benchmark", path, "VUS-PR (period window) per detector and dataset: mean "
+                 "over entities and seeds, bars the standard deviation over runs.", src)
+
+
+def plot_benchmark(runs: pd.DataFrame, path, detectors) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9.5, 3.8))
+    present = [d for d in detectors if d in set(runs["detector"])]
+    width = 0.8 / len(present)
+    for i, det in enumerate(present):
+        part = runs[runs["detector"] == det].groupby("dataset")["vus_pr_period"]
+        mean, std = part.mean().reindex(DATASETS), part.std().reindex(DATASETS)
+        ax.bar(np.arange(len(DATASETS)) + i * width, mean, width, yerr=std, capsize=1.5,
+               label=det, error_kw={"lw": 0.6})
+    ax.set_xticks(np.arange(len(DATASETS)) + 0.4 - width / 2, DATASETS)
+    ax.set_ylabel("VUS-PR (period window)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def collect_sweep(paper: Paper, path: Path) -> None:
+    t = pd.read_csv(path)
+    t = t[t["protocol"].fillna("train") == "train"] if "protocol" in t else t
+    per = t.pivot_table(index="entity", columns="config", values="vus_pr_period")
+    src = str(path)
+    paper.value("asd_entities", per["plain_transformer_ae"].notna().sum(), src)
+    paper.value("asd_default", f3(per["default"].mean()), src)
+    paper.value("asd_plain", f3(per["plain_transformer_ae"].mean()), src)
+    paper.value("asd_plain_vs_default",
+                describe_pair(paired(per["plain_transformer_ae"], per["default"])), src)
+    lowered, raised = [], []
+    for config, name in (("plain+masking", "masking"), ("plain+contrastive", "contrastive"),
+                         ("plain+adversarial", "adversarial")):
+        r = paired(per[config], per["plain_transformer_ae"])
+        paper.value(f"asd_{name}", describe_pair(r), src)
+        (lowered if r["diff"] < 0 else raised).append(name)
+    paper.value("asd_parts_summary", "each of the three parts lowers VUS-PR when added back"
+                if not raised else f"added back, {', '.join(lowered) or 'no part'} lowered "
+                f"VUS-PR and {', '.join(raised)} raised it", src)
+    paper.value("asd_configs", t["config"].str.startswith("ref:").eq(False).pipe(
+        lambda s: t.loc[s, "config"].nunique()), src)
+    paper.value("asd_lstm", f3(per["ref:lstm_ae"].mean()), src)
+    paper.value("asd_pca", f3(per["ref:pca"].mean()), src)
+
+
+def collect_reference(paper: Paper, path: Path) -> None:
+    t = pd.read_csv(path)
+    pca = t[t["detector"].str.startswith("pca")]
+    src = str(path)
+    paper.value("speedup_pca", f"{pca['speedup'].mean():.0f}", src)
+    paper.value("speedup_pca_min", f"{pca['speedup'].min():.0f}", src)
+    paper.value("pca_max_rel_diff", f"{pca['max_rel_diff'].max():.0e}", src)
+    paper.value("reference_machines", pca["entity"].nunique(), src)
+
+
+def collect_synthesis(paper: Paper, path: Path, published: pd.DataFrame) -> None:
+    t = pd.read_csv(path)
+    t = t[t["budget"] == "paper"] if "budget" in t else t
+    rows = []
+    for (dataset, gen), g in t.groupby(["dataset", "generator"], sort=False):
+        rows.append({"dataset": dataset, "generator": gen, "seeds": g["seed"].nunique(),
+                     "discriminative": f3(g["discriminative"].mean()),
+                     "predictive": f3(g["predictive"].mean()), "source": "this study"})
+    for _, r in published[published["table"] == "timegan_protocol"].iterrows():
+        dataset, gen, metric = r["quantity"].split(":")
+        rows.append({"dataset": dataset, "generator": gen, "seeds": "-",
+                     metric: f3(float(r["value"])), "source": f"[@{r['source']}]"})
+    frame = pd.DataFrame(rows).fillna("")
+    frame = frame.groupby(["dataset", "generator", "seeds", "source"], sort=False,
+                          as_index=False).agg(lambda s: "".join(s))
+    paper.table("synthesis", frame[["dataset", "generator", "seeds", "discriminative",
+                                    "predictive", "source"]],
+                "TimeGAN's protocol: discriminative score (lower is better) and predictive "
+                "score (MAE, lower is better); published rows are quoted, not rerun.",
+                f"{path}; paper/published.csv")
+
+
+def collect_cv(paper: Paper, results: Path, figures: Path) -> None:
+    folder = results / "paper"
+    runs = pd.read_csv(folder / "03_cv_runs.csv", dtype={"ratio": str},
+                       usecols=["dataset", "entity", "scheme", "fold", "seed"])
+    tasks = runs.drop_duplicates()
+    src = str(folder / "03_cv_runs.csv")
+    paper.value("cv_tasks", len(tasks), src)
+    paper.value("cv_entities", tasks[["dataset", "entity"]].drop_duplicates().shape[0], src)
+    opt = pd.read_csv(folder / "03_cv_optimism_summary.csv")
+    opt = opt[(opt["metric"] == "auc_pr") & opt["detector"].isna()]
+    src = str(folder / "03_cv_optimism_summary.csv")
+    rows = []
+    for _, r in opt.iterrows():
+        rows.append({"scheme": r["scheme"], "setups": int(r["n"]),
+                     "optimism (AUC-PR)": f"{signed(r['mean'])} [{signed(r['ci_low'])}, "
+                                          f"{signed(r['ci_high'])}]",
+                     "share optimistic": f3(r["share_optimistic"])})
+        paper.value(f"optimism_{r['scheme']}", f"{signed(r['mean'])} [{signed(r['ci_low'])}, "
+                    f"{signed(r['ci_high'])}]", src)
+    words = {}
+    for _, r in opt.iterrows():
+        kind = ("pessimistic" if r["ci_high"] < 0 else "optimistic" if r["ci_low"] > 0
+                else "not distinguishable from the held-out result")
+        words.setdefault(kind, []).append(r["scheme"])
+    paper.value("cv_optimism_summary", "; ".join(f"{', '.join(v)}: {k}" for k, v in
+                                                   sorted(words.items())), src)
+    level = inspect.signature(bootstrap_ci).parameters["level"].default
+    paper.value("bootstrap_level", f"{level:.0%}", "tsad_helpers.cv_report.bootstrap_ci")
+    paper.table("optimism", pd.DataFrame(rows), "Optimism of each CV scheme: its AUC-PR "
+                "estimate minus the held-out future of the same setup (mean and "
+                f"{paper.values['bootstrap_level']} bootstrap interval over setups).", src)
+    fig = folder / "figures" / "03_cv" / "optimism_auc_pr.png"
+    if fig.is_file():
+        target = figures / "optimism.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(fig, target)
+        paper.figure("optimism", target, "Optimism of each CV scheme (AUC-PR): the CV "
+                     "estimate minus the held-out result, per setup.", str(fig))
+
+
+# ---- rendering ----------------------------------------------------------------------------------
+def read_references(path) -> pd.DataFrame:
+    refs = pd.read_csv(path, dtype=str).fillna("")
+    missing = {"key", "authors", "year", "title", "venue"} - set(refs.columns)
+    if missing:
+        raise ValueError(f"{path}: missing columns {sorted(missing)}")
+    return refs.set_index("key")
+
+
+def cite(keys: str, refs: pd.DataFrame, used: list) -> str:
+    parts = []
+    for key in (k.strip().lstrip("@") for k in keys.split(";")):
+        if key not in refs.index:
+            raise ValueError(f"unknown citation key {key!r} (add it to references.csv)")
+        if key not in used:
+            used.append(key)
+        r = refs.loc[key]
+        first = r["authors"].split(",")[0].split(" and ")[0].strip().split()[-1]
+        many = "," in r["authors"] or " and " in r["authors"]
+        parts.append(f"{first}{' et al.' if many else ''} {r['year']}")
+    return "(" + "; ".join(parts) + ")"
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    head = "| " + " | ".join(frame.columns) + " |"
+    sep = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.to_numpy()]
+    return "\n".join([head, sep, *body])
+
+
+def render(template: str, paper: Paper, refs: pd.DataFrame) -> tuple[str, list]:
+    """The Markdown text: placeholders filled, citations resolved, a reference list added;
+    and the cited keys in order. An unknown placeholder is an error naming it."""
+    bad = hand_typed_numbers(template)
+    if bad:
+        raise ValueError("numbers typed into the template by hand (line, number): "
+                         f"{bad[:10]}; take them from results instead")
+    used: list = []
+
+    def fill(match):
+        name = match.group(1).strip()
+        if name.startswith("table:"):
+            key = name[len("table:"):]
+            if key not in paper.tables:
+                raise ValueError(f"template: no table {key!r}")
+            frame, caption = paper.tables[key]
+            return f"{markdown_table(frame)}\n\n*Table: {caption}*"
+        if name.startswith("figure:"):
+            key = name[len("figure:"):]
+            if key not in paper.figures:
+                raise ValueError(f"template: no figure {key!r}")
+            path, caption = paper.figures[key]
+            return f"![{caption}](figures/{path.name})"
+        if name not in paper.values:
+            raise ValueError(f"template: no value {name!r}")
+        return paper.values[name]
+
+    text = PLACEHOLDER.sub(fill, template)
+    text = CITATION.sub(lambda m: cite(m.group(1), refs, used), text)
+    lines = ["", "## References", ""]
+    for key in sorted(used, key=lambda k: refs.loc[k, "authors"]):
+        r = refs.loc[key]
+        lines.append(f"- {r['authors']} ({r['year']}). {r['title']}. *{r['venue']}*.")
+    return text.rstrip() + "\n" + "\n".join(lines) + "\n", used
+
+
+TYPST_SPECIAL = re.compile(r"([\\#$@<>\[\]~*_`/=+])")
+
+
+def _typst_inline(text: str) -> str:
+    """Markdown inline markup (**bold**, *italic*, `code`) to Typst; every other Typst markup
+    character escaped."""
+    out, pos = [], 0
+    for m in CODE.finditer(text):
+        out.append(_typst_plain(text[pos:m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(_typst_plain(text[pos:]))
+    return "".join(out)
+
+
+def _typst_plain(text: str) -> str:
+    text = re.sub(r"\*\*(.+?)\*\*", "\x01\\1\x02", text)
+    text = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", "\x03\\1\x04", text)
+    text = TYPST_SPECIAL.sub(r"\\\1", text)
+    return (text.replace("\x01", "*").replace("\x02", "*").replace("\x03", "_")
+            .replace("\x04", "_"))
+
+
+def to_typst(markdown: str, title: str) -> str:
+    """A Typst document from the subset of Markdown the template uses: headings, paragraphs,
+    bullet lists, tables (``| a | b |``), images and inline bold, italic and code."""
+    lines = markdown.splitlines()
+    out = ['#set page(paper: "a4", margin: 2cm, numbering: "1")',
+           '#set text(size: 10pt)', '#set par(justify: true)',
+           '#show heading: set block(above: 1.2em, below: 0.6em)',
+           '#show table: set text(size: 7.5pt)', "",
+           f"#align(center, text(15pt, weight: \"bold\")[{_typst_plain(title)}])", ""]
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("# "):
+            i += 1
+            continue  # the title, set above
+        if line.startswith("#"):
+            level = len(line) - len(line.lstrip("#")) - 1
+            out.append("=" * max(level, 1) + " " + _typst_inline(line.lstrip("#").strip()))
+        elif line.startswith("|"):
+            rows = []
+            while i < len(lines) and lines[i].startswith("|"):
+                if not re.fullmatch(r"\|(-+\|)+", lines[i].replace(" ", "")):
+                    rows.append([c.strip() for c in lines[i].strip().strip("|").split("|")])
+                i += 1
+            n = len(rows[0])
+            cells = ", ".join(f"[*{_typst_inline(c)}*]" for c in rows[0])
+            body = ", ".join(f"[{_typst_inline(c)}]" for r in rows[1:] for c in r)
+            out.append(f"#table(columns: {n}, align: left, stroke: 0.4pt, {cells}, {body})")
+            continue
+        elif line.startswith("!["):
+            m = re.match(r"!\[(.*)\]\((.+)\)", line)
+            out.append(f'#figure(image("{m.group(2)}", width: 100%), '
+                       f"caption: [{_typst_inline(m.group(1))}])")
+        elif line.startswith("- "):
+            out.append("- " + _typst_inline(line[2:]))
+        else:
+            out.append(_typst_inline(line))
+        i += 1
+    return "\n".join(out) + "\n"
+
+
+def collect_settings(paper: Paper) -> None:
+    """The paper profile's settings the text names (from :mod:`tsad_helpers.profiles`)."""
+    from . import profiles
+
+    s = profiles.get("paper")
+    src = "tsad_helpers.profiles (paper)"
+    flag = s["detectors"][FLAGSHIP]
+    paper.value("threshold_q", s["evaluate"]["threshold"]["q"], src)
+    paper.value("validation_share", f"{s['evaluate']['validation_fraction']:.0%}", src)
+    paper.value("vus_window", s["evaluate"]["vus_window"], src)
+    paper.value("window", s["window"], src)
+    paper.value("flagship_epochs", flag["epochs"], src)
+    paper.value("flagship_width", flag["d_model"], src)
+    paper.value("flagship_layers", f"{flag['encoder_layers']} + {flag['decoder_layers']}", src)
+    paper.value("dev_share", f"{s['cv']['share']:.0%}", src)
+    paper.value("cv_folds", s["cv"]["n_splits"], src)
+    paper.value("profile_seeds", ", ".join(map(str, s["seeds"])), src)
+
+
+def collect(results=None, benchmarks=None, paper_dir=None) -> Paper:
+    """Every value, table and figure the template uses, from the result files."""
+    results = Path(results or REPO_ROOT / "simulation_results")
+    benchmarks = Path(benchmarks or REPO_ROOT / "benchmarks" / "results")
+    paper_dir = Path(paper_dir or PAPER_DIR)
+    figures = paper_dir / "figures"
+    paper = Paper()
+    published = pd.read_csv(PAPER_DIR / "published.csv", dtype={"value": str})
+    for _, r in published.iterrows():
+        paper.value(f"pub:{r['quantity']}", r["value"], f"paper/published.csv ({r['source']})")
+    collect_settings(paper)
+    collect_data(paper, results)
+    collect_benchmark(paper, results / "detectors", figures)
+    collect_sweep(paper, benchmarks / "flagship_sweep_asd.csv")
+    collect_reference(paper, benchmarks / "reference_baselines_smd.csv")
+    collect_synthesis(paper, results / "synthesis_protocol" / "protocol_paper.csv", published)
+    collect_cv(paper, results, figures)
+    return paper
+
+
+def build(out_dir=None, results=None, benchmarks=None, pdf: bool = True) -> dict:
+    """Write ``paper.md``, ``paper.typ`` and (``pdf``) ``paper.pdf`` into ``out_dir`` (default
+    ``paper/``) with its figures; returns {"markdown", "typst", "pdf", "paper"}."""
+    out = Path(out_dir or PAPER_DIR)
+    out.mkdir(parents=True, exist_ok=True)
+    paper = collect(results, benchmarks, out)
+    refs = read_references(PAPER_DIR / "references.csv")
+    template = TEMPLATE.read_text(encoding="utf-8")
+    title = template.splitlines()[0].lstrip("# ").strip()
+    text, used = render(template, paper, refs)
+    for key in used:
+        r = refs.loc[key]
+        paper.provenance[f"cite:{key}"] = "paper/references.csv"
+        paper.values[f"cite:{key}"] = f"{r['year']} {r['title']} {r['venue']}"
+    paths = {"markdown": out / "paper.md", "typst": out / "paper.typ", "paper": paper}
+    for key, content in (("markdown", text), ("typst", to_typst(text, title))):
+        with atomic_path(paths[key]) as tmp:
+            tmp.write_text(content, encoding="utf-8")
+    if pdf:
+        import typst
+
+        paths["pdf"] = out / "paper.pdf"
+        with atomic_path(paths["pdf"]) as tmp:
+            typst.compile(str(paths["typst"]), output=str(tmp), root=str(out))
+    return paths
