@@ -394,7 +394,10 @@ def render(template: str, paper: Paper, refs: pd.DataFrame) -> tuple[str, list]:
     text = PLACEHOLDER.sub(fill, template)
     text = CITATION.sub(lambda m: cite(m.group(1), refs, used), text)
     lines = ["", "## References", ""]
-    for key in sorted(used, key=lambda k: refs.loc[k, "authors"]):
+    def last_name(key):
+        return refs.loc[key, "authors"].split(",")[0].strip().split()[-1]
+
+    for key in sorted(used, key=lambda k: (last_name(k), refs.loc[k, "year"])):
         r = refs.loc[key]
         lines.append(f"- {r['authors']} ({r['year']}). {r['title']}. *{r['venue']}*.")
     return text.rstrip() + "\n" + "\n".join(lines) + "\n", used
