@@ -193,8 +193,6 @@ def plot_curves(curve_table: pd.DataFrame, path, kind: str = "pr", line=("model"
     anomalous share) or the ROC diagonal is drawn dashed."""
     import matplotlib.pyplot as plt
 
-    from .results import save_figure
-
     if curve_table.empty:
         raise ValueError("no curve to draw")
     fig, ax = plt.subplots(figsize=(8.4, 4.2))
@@ -214,12 +212,7 @@ def plot_curves(curve_table: pd.DataFrame, path, kind: str = "pr", line=("model"
         ax.set_xlabel("recall")
         ax.set_ylabel("precision (interpolated)")
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    return save_figure(fig, path)
+    return _finish(fig, ax, path, title)
 
 
 def sensitivity(kept_list, detector: str) -> pd.DataFrame:
@@ -278,8 +271,6 @@ def plot_sensitivity(table: pd.DataFrame, path, chosen: float, title: str | None
     oracle F1 (the best threshold chosen with the test labels) dashed, labelled as such."""
     import matplotlib.pyplot as plt
 
-    from .results import save_figure
-
     if table.empty:
         raise ValueError("no sensitivity curve to draw")
     fig, ax = plt.subplots(figsize=(9.0, 4.0))
@@ -307,6 +298,13 @@ def plot_sensitivity(table: pd.DataFrame, path, chosen: float, title: str | None
     else:
         ax.set_xlabel("threshold: predicted probability")
     ax.set_ylabel("F1 on the held-out future")
+    return _finish(fig, ax, path, title)
+
+
+def _finish(fig, ax, path, title):
+    """A rate axis from 0 to 1, the legend outside on the right, the title; saved."""
+    from .results import save_figure
+
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     if title:
