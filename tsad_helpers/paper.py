@@ -467,6 +467,35 @@ def to_typst(markdown: str, title: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def collect_training(paper: Paper, loss_root: Path, dataset: str = "smd") -> None:
+    """What the detector benchmark's loss logs say about the flagship's parts on one dataset:
+    the discriminator's and the adversarial losses against a guessing discriminator's, and
+    the best validation epoch of each variant."""
+    import math
+
+    from .loss_report import read_run_logs, run_convergence
+
+    variants = [FLAGSHIP] + [f"{FLAGSHIP}-{v}" for v in ABLATIONS]
+    logs = read_run_logs(loss_root, datasets=[dataset], detectors=variants)
+    src = f"{loss_root}/{dataset}/*/{FLAGSHIP}*_seed*.csv"
+    adv = logs[logs["disc_loss"].fillna(0) != 0]
+    runs = adv.groupby(["entity", "detector", "seed"])
+    paper.value("adv_runs", runs.ngroups, src)
+    paper.value("disc_loss_mean", f3(runs["disc_loss"].mean().mean()), src)
+    paper.value("adv_loss_mean", f3(runs["adv_loss"].mean().mean()), src)
+    paper.value("disc_chance", f3(2 * math.log(2)), "binary cross-entropy of a guess, twice")
+    paper.value("adv_chance", f3(math.log(2)), "binary cross-entropy of a guess")
+    near = runs["disc_loss"].mean().mean() > 0.9 * 2 * math.log(2)  # within a tenth of a guess
+    paper.value("disc_verdict", "The discriminator never learns to tell reconstructions from "
+                "real windows, so it gives the autoencoder no signal" if near else
+                "The discriminator does learn to tell reconstructions from real windows", src)
+    conv = run_convergence(logs, ["entity", "detector", "seed"])
+    best = conv.groupby("detector")["best_epoch"].mean()
+    paper.value("best_epoch_frozen", f"{best[FLAGSHIP]:.1f}", src)
+    parts = best.drop(FLAGSHIP)
+    paper.value("best_epoch_parts", f"{parts.min():.1f} to {parts.max():.1f}", src)
+
+
 def collect_settings(paper: Paper) -> None:
     """The paper profile's settings the text names (from :mod:`tsad_helpers.profiles`)."""
     from . import profiles
@@ -486,7 +515,7 @@ def collect_settings(paper: Paper) -> None:
     paper.value("profile_seeds", ", ".join(map(str, s["seeds"])), src)
 
 
-def collect(results=None, benchmarks=None, paper_dir=None) -> Paper:
+def collect(results=None, benchmarks=None, paper_dir=None, loss_root=None) -> Paper:
     """Every value, table and figure the template uses, from the result files."""
     results = Path(results or REPO_ROOT / "simulation_results")
     benchmarks = Path(benchmarks or REPO_ROOT / "benchmarks" / "results")
@@ -503,6 +532,7 @@ def collect(results=None, benchmarks=None, paper_dir=None) -> Paper:
     collect_reference(paper, benchmarks / "reference_baselines_smd.csv")
     collect_synthesis(paper, results / "synthesis_protocol" / "protocol_paper.csv", published)
     collect_cv(paper, results, figures)
+    collect_training(paper, Path(loss_root or REPO_ROOT / "loss" / "paper"))
     return paper
 
 
