@@ -29,14 +29,21 @@ from tsad_helpers import fidelity, profiles, synthesis
 from tsad_helpers.results import REPO_ROOT, atomic_path, loss_log_path, save_json, save_table
 from tsad_helpers.synthesis.protocol import sines, stock_windows
 
-# Published: TimeGAN (Yoon et al., NeurIPS 2019, Table 2) and Diffusion-TS (Yuan & Qiao,
-# ICLR 2024, Table 1, same protocol).
-PUBLISHED = {
-    ("sines", "discriminative"): {"TimeGAN": 0.011, "Diffusion-TS": 0.006},
-    ("stocks", "discriminative"): {"TimeGAN": 0.102, "Diffusion-TS": 0.067},
-    ("sines", "predictive"): {"TimeGAN": 0.093, "Diffusion-TS": 0.093, "real data": 0.094},
-    ("stocks", "predictive"): {"TimeGAN": 0.038, "Diffusion-TS": 0.036, "real data": 0.036},
-}
+# Published numbers (TimeGAN: Yoon et al., NeurIPS 2019, Table 2; Diffusion-TS: Yuan & Qiao,
+# ICLR 2024, Table 1, same protocol), kept in one place with their sources: paper/published.csv
+
+
+def published() -> dict:
+    """{(dataset, metric): {name: value}} of the protocol's published rows."""
+    pub = pd.read_csv(REPO_ROOT / "paper" / "published.csv")
+    out: dict = {}
+    for _, r in pub[pub["table"] == "timegan_protocol"].iterrows():
+        dataset, name, metric = r["quantity"].split(":")
+        out.setdefault((dataset, metric), {})[name.replace(" (published)", "")] = r["value"]
+    return out
+
+
+PUBLISHED = published()
 # Generator settings per budget, from the one place that holds them: "paper" is each
 # generator's defaults (the settings this benchmark found best; TimeGAN's paper: hidden 24
 # (4 x features), 3 GRU layers, batch 128, 50,000 iterations per phase, which a CPU budget cuts
