@@ -73,8 +73,10 @@ def kept_runs(ctx):
 def test_outcomes_rates_alarms_and_arm_fixes():
     ctx = make_ctx()
     kept = kept_runs(ctx)
-    events, alarms = tx.outcomes(kept, {("synthetic", "e"): ctx})
+    events, alarms, runs = tx.outcomes(kept, {("synthetic", "e"): ctx})
     assert len(events) == 6
+    assert runs.set_index("arm")["flagged_normal_share"].to_dict() == {
+        "none": pytest.approx(2 / 159), "vae": pytest.approx(2 / 159)}
     none = events[events["arm"] == "none"].set_index("kind")["outcome"]
     assert none.to_dict() == {"level_shift": "found", "point": "missed", "pattern": "missed"}
     vae = events[events["arm"] == "vae"].set_index("kind")["outcome"]
@@ -86,8 +88,9 @@ def test_outcomes_rates_alarms_and_arm_fixes():
     assert fixes.loc["point", "fixed"] == 1 and fixes.loc["level_shift", "broken"] == 1
     assert fixes.loc["pattern", "fixed"] == 0  # found late is not fixed
     assert fixes["net"].sum() == 0
-    rates = tx.alarm_rates(alarms, events, ["arm"])
+    rates = tx.alarm_rates(alarms, runs, ["arm"])
     assert rates.loc["none", "spike"] == 1 and rates.loc["vae", "near event"] == 0
+    assert rates.loc["none", "flagged normal share"] == pytest.approx(2 / 159)
     bins = tx.magnitude_bins(events)
     assert set(bins) == {"low", "mid", "high"}
     other = dict(kept[0], labels=ctx["labels"][::-1].copy())
@@ -100,7 +103,7 @@ def test_examples_and_drawings(tmp_path):
     kept = kept_runs(ctx)
     kept[0]["runs"]["threshold_rule"] = "label_free"
     kept[0]["runs"]["detector"] = "pca"
-    events, alarms = tx.outcomes(kept, {("synthetic", "e"): ctx})
+    events, alarms, _ = tx.outcomes(kept, {("synthetic", "e"): ctx})
     ex = tx.examples(events, alarms, "pca")
     assert [e["mode"] for e in ex] == ["found event", "missed event", "false alarm: spike"]
     assert ex[1]["focus"] == (150, 170)  # the longest missed event

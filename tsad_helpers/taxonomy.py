@@ -105,10 +105,12 @@ def classify_alarm(start: int, end: int, event_segments: np.ndarray, window: int
 
 
 def outcomes(kept_list, contexts: dict, late_share: float = 0.1) -> tuple:
-    """(events, alarms) over every held-out run: ``events`` has one row per run and event
-    (:func:`describe_events` columns plus outcome and delay), ``alarms`` one row per false
-    alarm (run keys, start, length, class). contexts: {(dataset, entity): :func:`context`}."""
-    ev_rows, alarm_rows = [], []
+    """(events, alarms, runs) over every held-out run: ``events`` has one row per run and
+    event (:func:`describe_events` columns plus outcome and delay), ``alarms`` one row per
+    false alarm (run keys, start, length, class), ``runs`` one row per run with the share of
+    normal points it flags (a run flagging nearly everything finds every event and has no
+    false-alarm run: this share shows it). contexts: {(dataset, entity): :func:`context`}."""
+    ev_rows, alarm_rows, run_rows = [], [], []
     for kept in kept_list:
         ctx = contexts[(kept["dataset"], kept["entity"])]
         if len(ctx["labels"]) != len(kept["labels"]) or (ctx["labels"] != kept["labels"]).any():
@@ -120,6 +122,9 @@ def outcomes(kept_list, contexts: dict, late_share: float = 0.1) -> tuple:
             keys = {"dataset": kept["dataset"], "entity": kept["entity"], "seed": kept["seed"],
                     **{k: run[k] for k in RUN_KEYS[3:]}}
             pred = kept["scores"][run["model"]] > run["threshold"]
+            normal = ctx["labels"] == 0
+            run_rows.append({**keys, "flagged_normal_share": float(pred[normal].mean())
+                             if normal.any() else np.nan})
             for ev in described.to_dict("records"):
                 outcome, delay = event_outcome(pred, ev["start"], ev["end"], late_share)
                 ev_rows.append({**keys, **ev, "outcome": outcome, "delay": delay})
@@ -129,7 +134,8 @@ def outcomes(kept_list, contexts: dict, late_share: float = 0.1) -> tuple:
                 alarm_rows.append({**keys, "start": int(a), "length": int(b - a),
                                    "class": classify_alarm(a, b, seg, ctx["window"])})
     return (pd.DataFrame(ev_rows),
-            pd.DataFrame(alarm_rows, columns=[*RUN_KEYS, "start", "length", "class"]))
+            pd.DataFrame(alarm_rows, columns=[*RUN_KEYS, "start", "length", "class"]),
+            pd.DataFrame(run_rows))
 
 
 def rates(event_table: pd.DataFrame, by) -> pd.DataFrame:
@@ -153,13 +159,15 @@ def magnitude_bins(event_table: pd.DataFrame, q: int = 3) -> pd.Series:
                   ).astype(str)
 
 
-def alarm_rates(alarm_table: pd.DataFrame, event_table: pd.DataFrame, by=("detector",)):
-    """False alarms per class and group ``by``, per held-out run (mean count)."""
-    runs = event_table.drop_duplicates(list(RUN_KEYS)).groupby(list(by)).size()
+def alarm_rates(alarm_table: pd.DataFrame, run_table: pd.DataFrame, by=("detector",)):
+    """False alarms per class and group ``by``, per held-out run (mean count), and the mean
+    share of normal points the runs flag."""
+    runs = run_table.groupby(list(by))
     counts = (alarm_table.groupby(list(by) + ["class"]).size().unstack("class")
               .reindex(columns=list(ALARM_CLASSES)).fillna(0))
-    counts = counts.reindex(runs.index).fillna(0)
-    return counts.div(runs, axis=0)
+    out = counts.reindex(runs.size().index).fillna(0).div(runs.size(), axis=0)
+    out["flagged normal share"] = runs["flagged_normal_share"].mean()
+    return out
 
 
 def arm_fixes(event_table: pd.DataFrame, detector: str = "window_classifier",
