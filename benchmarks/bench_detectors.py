@@ -52,7 +52,7 @@ from tqdm.auto import tqdm
 from tsad_helpers import datasets, detectors, grid, profiles
 from tsad_helpers.evaluation import evaluate_entity
 from tsad_helpers.detectors.classic import reference_iforest_params, reference_pca_params
-from tsad_helpers.results import REPO_ROOT, atomic_path, save_json, save_table
+from tsad_helpers.results import REPO_ROOT, atomic_path, save_json, save_table, seed_spread
 
 PROTOCOL = "protocol"  # a variant's key that is the evaluation protocol, not a parameter
 PER_DETECTOR = ("reference", "reference_transductive")
@@ -252,7 +252,9 @@ def overview(base, profile: str) -> str:
     order += [d for d in dict.fromkeys(runs["detector"]) if d not in order]
     lines = [f"Mean over entities (and seeds) per dataset, profile `{profile}`; label-free "
              "0.99-quantile threshold for F1 and PA-F1 (point adjustment inflates PA-F1: "
-             "compare it with the random row). `(n)` = only n runs finished; the full count "
+             "compare it with the random row). `± s`: standard deviation over seeds of the "
+             "mean over entities (where a detector ran with two seeds or more). `(n)` = only "
+             "n runs finished; the full count "
              "per dataset is " + ", ".join(f"{d} {complete[d]}" for d in datasets_) + ".", ""]
     for metric in ("vus_pr_period", "vus_pr", "auc_pr", "f1", "pa_f1"):
         lines += [f"**{metric}**", "", "| detector | " + " | ".join(datasets_) + " |",
@@ -268,6 +270,8 @@ def overview(base, profile: str) -> str:
                     cells.append("-")
                     continue
                 cell = f"{sel[metric].mean():.3f}"
+                spread = seed_spread(sel, metric)
+                cell += "" if spread is None else f" ± {spread:.3f}"
                 cells.append(cell if len(sel) == complete[d] else f"{cell} ({len(sel)})")
             lines.append(f"| {det} | " + " | ".join(cells) + " |")
         lines.append("")

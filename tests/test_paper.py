@@ -75,3 +75,11 @@ def test_published_numbers_name_their_source():
     pub = pd.read_csv(paper.PAPER_DIR / "published.csv")
     refs = paper.read_references(paper.PAPER_DIR / "references.csv")
     assert pub["source"].isin(refs.index).all() and pub["value"].notna().all()
+
+
+def test_seed_spread_is_over_seed_means():
+    from tsad_helpers.results import seed_spread
+
+    runs = pd.DataFrame({"seed": [0, 0, 1, 1], "v": [0.3, 0.5, 0.5, 0.7]})
+    assert seed_spread(runs, "v") == pytest.approx(0.1414213562)
+    assert seed_spread(runs[runs["seed"] == 0], "v") is None

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .cv_report import bootstrap_ci
-from .results import REPO_ROOT, atomic_path, save_figure
+from .results import REPO_ROOT, atomic_path, save_figure, seed_spread
 
 PAPER_DIR = REPO_ROOT / "paper"
 TEMPLATE = PAPER_DIR / "template.md"
@@ -164,12 +164,17 @@ def collect_benchmark(paper: Paper, folder: Path, figures: Path) -> None:
     for det in main:
         cells[det] = {}
         for ds in DATASETS:
-            s = series(det, ds=ds).dropna()
-            cells[det][ds] = f"{f3(s.mean())} ({len(s)})" if len(s) else "-"
+            sel = runs[(runs["detector"] == det) & (runs["dataset"] == ds)].dropna(
+                subset=[metric])
+            spread = seed_spread(sel, metric)
+            cells[det][ds] = (f"{f3(sel[metric].mean())}"
+                              + ("" if spread is None else f" ± {f3(spread)}")
+                              + f" ({len(sel)})") if len(sel) else "-"
     table = pd.DataFrame(cells).T.rename_axis("detector").reset_index()
     paper.table("benchmark", table, "Mean VUS-PR with the period window (TSB-AD's protocol) "
-                "per detector and dataset, label-free protocol; in brackets the runs "
-                "(entities x seeds) it rests on.", src)
+                "per detector and dataset, label-free protocol; ± the standard deviation over "
+                "seeds of the mean over entities (where a detector ran with several seeds); in "
+                "brackets the runs (entities x seeds) it rests on.", src)
     smd = {det: series(det, ds="smd").dropna() for det in main}
     for det, name in ((FLAGSHIP, "flagship"), ("pca", "pca"), ("lstm_ae", "lstm"),
                       ("pca-reference", "tsbad_pca"),

@@ -90,3 +90,10 @@ def save_json(obj, path) -> Path:
         tmp.write_text(json.dumps(_plain(obj), indent=2, sort_keys=True, default=str,
                                   allow_nan=False) + "\n")
     return Path(path)
+
+
+def seed_spread(runs, metric: str, seed: str = "seed"):
+    """The spread over seeds of a mean over entities: the standard deviation (ddof=1) of the
+    per-seed means of ``metric`` in ``runs`` (a DataFrame); None with fewer than two seeds."""
+    means = runs.groupby(seed)[metric].mean().dropna()
+    return float(means.std(ddof=1)) if len(means) >= 2 else None
