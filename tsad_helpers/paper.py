@@ -378,23 +378,20 @@ def render(template: str, paper: Paper, refs: pd.DataFrame) -> tuple[str, list]:
                          f"{bad[:10]}; take them from results instead")
     used: list = []
 
+    def lookup(kind: str, store: dict, key: str):
+        if key not in store:
+            raise ValueError(f"template: no {kind} {key!r}")
+        return store[key]
+
     def fill(match):
-        name = match.group(1).strip()
-        if name.startswith("table:"):
-            key = name[len("table:"):]
-            if key not in paper.tables:
-                raise ValueError(f"template: no table {key!r}")
-            frame, caption = paper.tables[key]
+        kind, _, key = match.group(1).strip().rpartition(":")
+        if kind == "table":
+            frame, caption = lookup("table", paper.tables, key)
             return f"{markdown_table(frame)}\n\n*Table: {caption}*"
-        if name.startswith("figure:"):
-            key = name[len("figure:"):]
-            if key not in paper.figures:
-                raise ValueError(f"template: no figure {key!r}")
-            path, caption = paper.figures[key]
+        if kind == "figure":
+            path, caption = lookup("figure", paper.figures, key)
             return f"![{caption}](figures/{path.name})"
-        if name not in paper.values:
-            raise ValueError(f"template: no value {name!r}")
-        return paper.values[name]
+        return lookup("value", paper.values, match.group(1).strip())
 
     text = PLACEHOLDER.sub(fill, template)
     text = CITATION.sub(lambda m: cite(m.group(1), refs, used), text)
