@@ -289,6 +289,22 @@ def collect_synthesis(paper: Paper, path: Path, published: pd.DataFrame) -> None
         dataset, gen, metric = r["quantity"].split(":")
         rows.append({"dataset": dataset, "generator": gen, "seeds": "-",
                      metric: f3(float(r["value"])), "source": f"[@{r['source']}]"})
+    ours = t.groupby(["dataset", "generator"])["discriminative"].mean()
+    pub = published.set_index("quantity")["value"].astype(float)
+    for dataset in ("sines", "stocks"):
+        key = (dataset, "timegan")
+        published_value = pub.get(f"{dataset}:TimeGAN (published):discriminative")
+        if key in ours.index and published_value is not None:
+            paper.value(f"{dataset}_timegan_disc", f3(ours[key]), str(path))
+            paper.value(f"{dataset}_timegan_disc_published", f3(published_value),
+                        "paper/published.csv")
+            paper.value(f"{dataset}_timegan_verdict", "worse than" if ours[key] >
+                        published_value else "as good as or better than", str(path))
+        elif published_value is not None:
+            paper.value(f"{dataset}_timegan_disc", "not run", str(path))
+            paper.value(f"{dataset}_timegan_disc_published", f3(published_value),
+                        "paper/published.csv")
+            paper.value(f"{dataset}_timegan_verdict", "not yet compared with", str(path))
     frame = pd.DataFrame(rows).fillna("")
     frame = frame.groupby(["dataset", "generator", "seeds", "source"], sort=False,
                           as_index=False).agg(lambda s: "".join(s))
