@@ -485,13 +485,14 @@ def to_typst(markdown: str, title: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def collect_training(paper: Paper, loss_root: Path, dataset: str = "smd") -> None:
+def collect_training(paper: Paper, loss_root: Path, figures: Path,
+                     dataset: str = "smd") -> None:
     """What the detector benchmark's loss logs say about the flagship's parts on one dataset:
     the discriminator's and the adversarial losses against a guessing discriminator's, and
     the best validation epoch of each variant."""
     import math
 
-    from .loss_report import read_run_logs, run_convergence
+    from .loss_report import plot_curves, read_run_logs, run_convergence, term_panels
 
     variants = [FLAGSHIP] + [f"{FLAGSHIP}-{v}" for v in ABLATIONS]
     logs = read_run_logs(loss_root, datasets=[dataset], detectors=variants)
@@ -507,6 +508,12 @@ def collect_training(paper: Paper, loss_root: Path, dataset: str = "smd") -> Non
     paper.value("disc_verdict", "The discriminator never learns to tell reconstructions from "
                 "real windows, so it gives the autoencoder no signal" if near else
                 "The discriminator does learn to tell reconstructions from real windows", src)
+    panels = term_panels(logs, ["val_rec_loss", "con_loss", "adv_loss", "disc_loss"],
+                         "detector", run=("entity", "detector", "seed"))
+    path = plot_curves(panels, figures / "flagship_terms.png", ncols=4)
+    paper.figure("flagship_terms", path, f"The flagship's loss terms per variant on "
+                 f"{dataset.upper()} (mean over machines and seeds, band: bootstrap interval "
+                 "of the mean); a term a variant switches off is not drawn.", src)
     conv = run_convergence(logs, ["entity", "detector", "seed"])
     best = conv.groupby("detector")["best_epoch"].mean()
     paper.value("best_epoch_frozen", f"{best[FLAGSHIP]:.1f}", src)
@@ -550,7 +557,7 @@ def collect(results=None, benchmarks=None, paper_dir=None, loss_root=None) -> Pa
     collect_reference(paper, benchmarks / "reference_baselines_smd.csv")
     collect_synthesis(paper, results / "synthesis_protocol" / "protocol_paper.csv", published)
     collect_cv(paper, results, figures)
-    collect_training(paper, Path(loss_root or REPO_ROOT / "loss" / "paper"))
+    collect_training(paper, Path(loss_root or REPO_ROOT / "loss" / "paper"), figures)
     return paper
 
 
