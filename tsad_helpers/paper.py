@@ -510,7 +510,7 @@ def collect_training(paper: Paper, loss_root: Path, figures: Path,
                 "The discriminator does learn to tell reconstructions from real windows", src)
     panels = term_panels(logs, ["val_rec_loss", "con_loss", "adv_loss", "disc_loss"],
                          "detector", run=("entity", "detector", "seed"))
-    path = plot_curves(panels, figures / "flagship_terms.png", ncols=4)
+    path = plot_curves(panels, figures / "flagship_terms.png", ncols=2)
     paper.figure("flagship_terms", path, f"The flagship's loss terms per variant on "
                  f"{dataset.upper()} (mean over machines and seeds, band: bootstrap interval "
                  "of the mean); a term a variant switches off is not drawn.", src)
