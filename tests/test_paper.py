@@ -83,3 +83,12 @@ def test_seed_spread_is_over_seed_means():
     runs = pd.DataFrame({"seed": [0, 0, 1, 1], "v": [0.3, 0.5, 0.5, 0.7]})
     assert seed_spread(runs, "v") == pytest.approx(0.1414213562)
     assert seed_spread(runs[runs["seed"] == 0], "v") is None
+
+
+def test_cli_paper_refuses_a_file_as_output_folder(tmp_path, capsys):
+    from tsad_helpers import cli
+
+    target = tmp_path / "afile"
+    target.write_text("x")
+    assert cli.main(["paper", "--out", str(target), "--no-pdf"]) == 2
+    assert "give a folder" in capsys.readouterr().err

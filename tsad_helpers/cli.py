@@ -204,6 +204,9 @@ def _list(datasets, root, names) -> int:
 def _cmd_paper(args) -> int:
     from . import paper
 
+    if args.out is not None and (not args.out or Path(args.out).exists()
+                                 and not Path(args.out).is_dir()):
+        raise ValueError(f"--out {args.out!r}: give a folder (it is created if missing)")
     built = paper.build(out_dir=args.out, pdf=not args.no_pdf)
     for key in ("markdown", "typst", "pdf"):
         if key in built:
