@@ -18,7 +18,9 @@ def load_for_profile(settings: dict, root=None) -> tuple[list, list[str]]:
     """Every entity of the profile's datasets found under the data root.
 
     Returns (list of Dataset, list of dataset names not found). Real data is loaded with
-    ``nonfinite="keep"`` so that missing values are counted here rather than refused.
+    ``nonfinite="keep"`` so that missing values are counted here rather than refused, and NAB
+    with ``timestamps="keep"`` (8 upstream series repeat a timestamp or step back in time; each
+    Dataset's ``meta["timestamp_problems"]`` says how).
     """
     loaded, missing = [], []
     limit = settings.get("max_entities")
@@ -29,6 +31,8 @@ def load_for_profile(settings: dict, root=None) -> tuple[list, list[str]]:
             missing.append(name)
             continue
         options = profiles.dataset_options(settings, name) or {"nonfinite": "keep"}
+        if name == "nab":
+            options = {**options, "timestamps": "keep"}
         for entity in names[:limit]:
             loaded.append(datasets.load(name, entity, root, **options))
     return loaded, missing

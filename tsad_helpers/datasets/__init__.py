@@ -115,8 +115,10 @@ def load(name: str, entity: str | None = None, root: str | os.PathLike | None = 
 
     ``options`` go to the loader: every real loader takes ``nonfinite`` in
     ``{"error", "keep", "interpolate"}`` (default ``"error"``); ``nab`` takes
-    ``train_fraction``; ``synthetic`` takes ``seed``, ``n_channels``, ``train_length``,
-    ``test_length`` and ``events_per_type`` (see :mod:`tsad_helpers.datasets.synthetic`).
+    ``train_fraction`` and ``timestamps`` (``"error"``, the default, refuses a series whose
+    timestamps repeat or step back; ``"keep"`` loads its rows in file order); ``synthetic``
+    takes ``seed``, ``n_channels``, ``train_length``, ``test_length`` and ``events_per_type``
+    (see :mod:`tsad_helpers.datasets.synthetic`).
     """
     key = _check_name(name)
     if key == "synthetic":
@@ -124,7 +126,11 @@ def load(name: str, entity: str | None = None, root: str | os.PathLike | None = 
     else:
         loader = _LOADERS[key](data_root(root))
         if entity is None:
-            entity = loader.entities()[0]
+            found = loader.entities()
+            if not found:
+                raise DatasetNotFoundError(f"{loader.base}: no {key} entity found under the "
+                                           "data root")
+            entity = found[0]
         fields = loader.load(entity, **options)
     return Dataset(name=key, **fields)
 

@@ -88,6 +88,7 @@ def read_numeric_table(path: Path, *, header: bool, expected_columns: int | None
     text = read_text(path)
     if not text.strip():
         raise DataFormatError(f"{path}: file is empty")
+    check_rectangular(path, text)
     try:
         frame = pd.read_csv(io.StringIO(text), header=0 if header else None)
     except pd.errors.ParserError as exc:
@@ -102,13 +103,50 @@ def read_numeric_table(path: Path, *, header: bool, expected_columns: int | None
     return frame.astype(np.float64)
 
 
+def check_rectangular(path: Path, text: str) -> None:
+    """Every non-blank line of a comma-separated ``text`` has as many fields as the first: a
+    row with a missing or an extra separator is a ragged row (pandas would pad a short row
+    with NaN, which ``nonfinite='interpolate'`` would then fill as if it were a gap)."""
+    width = None
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.count(",") + 1
+        if width is None:
+            width = fields
+        elif fields != width:
+            raise DataFormatError(f"{path}: ragged row: line {lineno} has {fields} fields, "
+                                  f"the first line {width}")
+
+
+REAL_KINDS = {"b": "boolean", "i": "integer", "u": "unsigned integer", "f": "float"}
+
+
 def read_npy(path: Path) -> np.ndarray:
-    """Load a (possibly gzip-compressed) ``.npy`` file without allowing pickles."""
+    """Load a (possibly gzip-compressed) ``.npy`` file without allowing pickles; its dtype
+    must be real (boolean, integer or float: not complex, datetime, string or object)."""
     data = read_bytes(path)
+    if not data.startswith(b"\x93NUMPY"):
+        raise DataFormatError(f"{path}: not a valid .npy array (no NumPy header)")
     try:
-        return np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, EOFError, OSError) as exc:
+        arr = np.load(io.BytesIO(data), allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise DataFormatError(f"{path}: an object array (dtype object); expected real "
+                                  "numbers") from exc
         raise DataFormatError(f"{path}: not a valid .npy array ({exc})") from exc
+    except (EOFError, OSError) as exc:
+        raise DataFormatError(f"{path}: not a valid .npy array ({exc})") from exc
+    if arr.dtype.kind not in REAL_KINDS:
+        raise DataFormatError(f"{path}: dtype {arr.dtype} is not real numbers (expected one "
+                              f"of {', '.join(REAL_KINDS.values())})")
+    return arr
+
+
+def check_rows(path: Path, n_rows: int, part: str) -> None:
+    """A train or test part must hold at least one row."""
+    if n_rows < 1:
+        raise DataFormatError(f"{path}: the {part} part has no rows")
 
 
 def check_finite(path: Path, values: np.ndarray, columns: list[str], nonfinite: str

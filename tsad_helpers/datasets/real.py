@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ._io import (DataFormatError, DatasetNotFoundError, check_finite, check_labels,
-                  check_same_columns, check_same_length, find_file, read_npy,
+                  check_rectangular, check_rows, check_same_columns, check_same_length, find_file, read_npy,
                   read_numeric_table, read_text, strip_gz)
 
 
@@ -33,12 +33,28 @@ def _stems(folder: Path, suffix: str) -> list[str]:
     """Sorted file names in ``folder`` ending in ``suffix`` or ``suffix.gz``, suffix removed."""
     if not folder.is_dir():
         raise DatasetNotFoundError(f"{folder}: folder not found under the data root")
-    names = {strip_gz(p.name) for p in folder.iterdir() if p.is_file()}
+    entries = list(folder.iterdir())
+    for p in entries:
+        if p.is_symlink() and not p.exists():
+            raise DatasetNotFoundError(f"{p}: a broken or looping symbolic link")
+    names = {strip_gz(p.name) for p in entries if p.is_file()}
     return sorted(n[: -len(suffix)] for n in names if n.endswith(suffix))
 
 
 def _natural_key(text: str):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+
+
+def check_interpretation_labels(path: Path, segments: list[dict], n_rows: int,
+                                n_channels: int) -> list[dict]:
+    """Interpretation labels must lie inside the test series and name existing channels."""
+    for seg in segments:
+        if seg["end"] > n_rows:
+            raise DataFormatError(f"{path}: {seg['raw']!r} ends past the {n_rows} test rows")
+        if max(seg["channels"]) >= n_channels:
+            raise DataFormatError(f"{path}: {seg['raw']!r} names channel "
+                                  f"{max(seg['channels']) + 1} of {n_channels}")
+    return segments
 
 
 def parse_interpretation_labels(path: Path, end_inclusive: bool) -> list[dict]:
@@ -58,6 +74,11 @@ def parse_interpretation_labels(path: Path, end_inclusive: bool) -> list[dict]:
         if not match:
             raise DataFormatError(f"{path}: line {lineno} is not 'start-end:d1,d2,...': {line!r}")
         dims = [int(d) for d in match.group(3).split(",") if d.strip()]
+        if int(match.group(2)) + int(end_inclusive) <= int(match.group(1)):
+            raise DataFormatError(f"{path}: line {lineno}: reversed or empty range {line!r}")
+        if not dims or min(dims) < 1:
+            raise DataFormatError(f"{path}: line {lineno}: channels are numbered from 1, "
+                                  f"got {line!r}")
         segments.append({"start": int(match.group(1)),
                          "end": int(match.group(2)) + int(end_inclusive),
                          "channels": [d - 1 for d in dims], "raw": line})
@@ -113,8 +134,10 @@ class _ServerLoader(_Loader):
         meta = {"files": {k: str(v) for k, v in p.items()}}
         interp = self.root / rel["interpretation"]
         if interp.is_file() or interp.with_name(interp.name + ".gz").is_file():
-            meta["interpretation_labels"] = parse_interpretation_labels(
-                find_file(self.root, rel["interpretation"]), self.interpretation_end_inclusive)
+            path = find_file(self.root, rel["interpretation"])
+            meta["interpretation_labels"] = check_interpretation_labels(
+                path, parse_interpretation_labels(path, self.interpretation_end_inclusive),
+                len(test), self.n_columns)
         return {
             "entity": entity,
             "train": check_finite(p["train"], train.to_numpy(), channels, nonfinite),
@@ -150,10 +173,17 @@ class _NasaLoader(_Loader):
 
     def _label_rows(self) -> pd.DataFrame:
         path = find_file(self.root, "SMAP_MSL/labeled_anomalies.csv")
-        table = pd.read_csv(io.StringIO(read_text(path)))
+        table = read_label_table(path)
         needed = {"chan_id", "spacecraft", "anomaly_sequences", "num_values"}
         if not needed <= set(table.columns):
             raise DataFormatError(f"{path}: missing columns {sorted(needed - set(table.columns))}")
+        counts = pd.to_numeric(table["num_values"], errors="coerce")
+        bad = counts.isna() | (counts != counts.round())
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataFormatError(f"{path}: num_values {table['num_values'].iloc[row]!r} of "
+                                  f"{table['chan_id'].iloc[row]} (data row {row}) is not a "
+                                  "whole number")
         rows = table[table["spacecraft"] == self.spacecraft]
         self._label_path = path
         return rows
@@ -168,9 +198,10 @@ class _NasaLoader(_Loader):
         p_train = find_file(self.root, f"SMAP_MSL/train/{entity}.npy")
         p_test = find_file(self.root, f"SMAP_MSL/test/{entity}.npy")
         train, test = read_npy(p_train), read_npy(p_test)
-        for path, arr in ((p_train, train), (p_test, test)):
+        for path, arr, part in ((p_train, train, "train"), (p_test, test, "test")):
             if arr.ndim != 2:
                 raise DataFormatError(f"{path}: expected a 2-D array, got shape {arr.shape}")
+            check_rows(path, len(arr), part)
         check_same_columns(p_train, train.shape[1], p_test, test.shape[1])
         rows = self._label_rows()
         rows = rows[rows["chan_id"] == entity]
@@ -183,6 +214,9 @@ class _NasaLoader(_Loader):
             seqs = _parse_list(self._label_path, entity, row["anomaly_sequences"])
             classes = _parse_classes(row.get("class"), len(seqs))
             for (start, end), kind in zip(seqs, classes):
+                if start > end:
+                    raise DataFormatError(f"{self._label_path}: {entity} sequence "
+                                          f"[{start}, {end}] is reversed")
                 if not 0 <= start <= end < len(test):
                     raise DataFormatError(f"{self._label_path}: {entity} sequence "
                                           f"[{start}, {end}] outside the {len(test)} test rows")
@@ -201,6 +235,18 @@ class _NasaLoader(_Loader):
                      "label_rows": len(rows),
                      "note": "labels are the union of all label rows of the channel"},
         }
+
+
+def read_label_table(path: Path) -> pd.DataFrame:
+    """A CSV label table (telemanom's ``labeled_anomalies.csv``) with parse errors that name
+    the file."""
+    text = read_text(path)
+    if not text.strip():
+        raise DataFormatError(f"{path}: file is empty")
+    try:
+        return pd.read_csv(io.StringIO(text))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataFormatError(f"{path}: not a readable CSV table ({exc})") from exc
 
 
 def _parse_list(path, entity, text) -> list[tuple[int, int]]:
@@ -243,6 +289,37 @@ class NAB(_Loader):
         self._windows_path = path
         return windows
 
+    def _entity_windows(self, key: str, stamps: pd.Series) -> list:
+        """The label windows of one series as Timestamps, checked: each a [start, end] pair
+        of parseable times, start <= end, inside the series' time range."""
+        windows = self._windows()
+        where = f"{self._windows_path}: {key}"
+        if not isinstance(windows, dict):
+            raise DataFormatError(f"{self._windows_path}: expected a JSON object of series -> "
+                                  f"windows, found {type(windows).__name__}")
+        if key not in windows:
+            raise DataFormatError(f"{where}: no entry for this series")
+        if not isinstance(windows[key], list):
+            raise DataFormatError(f"{where}: windows must be a list of [start, end] pairs")
+        out = []
+        for i, pair in enumerate(windows[key]):
+            if not (isinstance(pair, list) and len(pair) == 2
+                    and all(isinstance(t, str) for t in pair)):
+                raise DataFormatError(f"{where}: window {i} is not a [start, end] pair of "
+                                      f"times: {pair!r}")
+            try:
+                start, end = (pd.Timestamp(t) for t in pair)
+            except (ValueError, TypeError) as exc:
+                raise DataFormatError(f"{where}: window {i} has an unparseable time: "
+                                      f"{pair!r}") from exc
+            if start > end:
+                raise DataFormatError(f"{where}: window {i} is reversed: {pair!r}")
+            if start < stamps.min() or end > stamps.max():
+                raise DataFormatError(f"{where}: window {i} {pair!r} is outside the series "
+                                      f"({stamps.min()} to {stamps.max()})")
+            out.append((start, end))
+        return out
+
     def entities(self):
         data = self.base / "data"
         if not data.is_dir():
@@ -252,13 +329,19 @@ class NAB(_Loader):
             found += [f"{category.name}/{s}" for s in _stems(category, ".csv")]
         return found
 
-    def load(self, entity: str, nonfinite: str = "error", train_fraction: float = 0.15) -> dict:
+    def load(self, entity: str, nonfinite: str = "error", train_fraction: float = 0.15,
+             timestamps: str = "error") -> dict:
         if not 0 < train_fraction < 1:
             raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
+        if timestamps not in TIMESTAMP_OPTIONS:
+            raise ValueError(f"timestamps must be one of {TIMESTAMP_OPTIONS}, got "
+                             f"{timestamps!r}")
         self._check_entity(entity)
         path = find_file(self.root, f"NAB/data/{entity}.csv")
+        text = read_text(path)
+        check_rectangular(path, text)
         try:
-            frame = pd.read_csv(io.StringIO(read_text(path)))
+            frame = pd.read_csv(io.StringIO(text))
         except pd.errors.ParserError as exc:
             raise DataFormatError(f"{path}: inconsistent number of columns ({exc})") from exc
         if list(frame.columns) != ["timestamp", "value"]:
@@ -275,16 +358,19 @@ class NAB(_Loader):
             row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
             raise DataFormatError(f"{path}: unparseable timestamp "
                                   f"{frame['timestamp'].iloc[row]!r} at data row {row}")
-        windows = self._windows()
+        problems = timestamp_problems(stamps)
+        if problems and timestamps == "error":
+            raise DataFormatError(f"{path}: timestamps not strictly increasing: {problems}; "
+                                  "pass timestamps='keep' to load the rows in file order")
         key = f"{entity}.csv"
-        if key not in windows:
-            raise DataFormatError(f"{self._windows_path}: no entry for {key}")
         labels = np.zeros(len(frame), dtype=np.int8)
-        for start, end in windows[key]:
-            inside = (stamps >= pd.Timestamp(start)) & (stamps <= pd.Timestamp(end))
-            labels[inside.to_numpy()] = 1
+        for start, end in self._entity_windows(key, stamps):
+            labels[((stamps >= start) & (stamps <= end)).to_numpy()] = 1
         values = check_finite(path, values, ["value"], nonfinite)
         split = int(round(len(frame) * train_fraction))
+        if not 0 < split < len(frame):
+            raise DataFormatError(f"{path}: {len(frame)} rows leave an empty train or test "
+                                  f"part with train_fraction {train_fraction}")
         return {
             "entity": entity,
             "train": values[:split],
@@ -294,8 +380,24 @@ class NAB(_Loader):
             "meta": {"files": {"data": str(path), "labels": str(self._windows_path)},
                      "train_fraction": train_fraction,
                      "labelled_points_in_train": int(labels[:split].sum()),
+                     "timestamp_problems": problems,
                      "test_timestamps": stamps.iloc[split:].to_numpy()},
         }
+
+
+TIMESTAMP_OPTIONS = ("error", "keep")
+
+
+def timestamp_problems(stamps: pd.Series) -> str:
+    """What breaks a strictly increasing time index ("" when nothing): duplicated stamps and
+    steps back in time, counted, with the first data row of each."""
+    step = stamps.diff().iloc[1:]
+    parts = []
+    for name, bad in (("duplicated", step == pd.Timedelta(0)),
+                      ("back in time", step < pd.Timedelta(0))):
+        if bad.any():
+            parts.append(f"{int(bad.sum())} {name} (first at data row {int(bad.idxmax())})")
+    return "; ".join(parts)
 
 
 _UCR_NAME = re.compile(r"(\d+)_UCR_Anomaly_(.+)_(\d+)_(\d+)_(\d+)")
@@ -308,8 +410,15 @@ class UCR(_Loader):
     folder = "UCR"
 
     def entities(self):
-        return sorted((s for s in _stems(self.base, ".txt") if _UCR_NAME.fullmatch(s)),
-                      key=_natural_key)
+        found = sorted((s for s in _stems(self.base, ".txt") if _UCR_NAME.fullmatch(s)),
+                       key=_natural_key)
+        ids: dict[int, str] = {}
+        for stem in found:
+            other = ids.setdefault(int(stem.split("_", 1)[0]), stem)
+            if other != stem:
+                raise DataFormatError(f"{self.base}: two files claim UCR id "
+                                      f"{stem.split('_', 1)[0]}: {other}.txt and {stem}.txt")
+        return found
 
     def _resolve(self, entity: str) -> str:
         """Accept the full file stem or just its numeric id (``"135"``)."""
@@ -331,7 +440,7 @@ class UCR(_Loader):
             bad = next(t for t in tokens if not _is_float(t))
             raise DataFormatError(f"{path}: non-numeric value {bad!r} at position "
                                   f"{tokens.index(bad)}") from None
-        if not train_end < begin <= end <= len(values):
+        if not 0 < train_end < begin <= end <= len(values):
             raise DataFormatError(f"{path}: name says train 1..{train_end}, anomaly "
                                   f"{begin}..{end}, but the series has {len(values)} values")
         values = check_finite(path, values[:, None], ["value"], nonfinite)
