@@ -99,3 +99,50 @@ def test_promises(n, n_events, max_len, n_splits, gap, min_events, mode, seed):
             assert len(train) == min(first_len, val[0] - gap)
         else:
             assert train[0] == 0
+
+
+def test_events_far_apart_still_fold_when_a_split_exists():
+    """Three events at 200, 500 and 800 of 1,000 points: the equal-length grid puts the first
+    in training, yet three blocks of one event each exist (training before 200 has none)."""
+    y = _labels(1000, [200, 500, 800], 10)
+    b = RollingWindowStratifiedSplit(3, gap=31).boundaries(y)
+    assert b.tolist() == [100, 355, 655, 1000]
+    for train, val in RollingWindowStratifiedSplit(3, gap=31).split(None, y):
+        assert events.segments(y[val]).shape[0] == 1 and train[-1] == val[0] - 32
+
+
+def _exists(y, k, m, gap):
+    """Brute force: are there edges b0 < ... < b(k-1) < n, none strictly inside an event,
+    with training before b0 (b0 - gap >= 1) and >= m whole events in every block?"""
+    from itertools import combinations
+
+    seg = events.segments(y)
+    n = len(y)
+    inside = np.zeros(n + 1, dtype=bool)
+    for a, e in seg:
+        inside[a + 1:e] = True
+    for combo in combinations([p for p in range(1, n) if not inside[p]], k):
+        b = list(combo) + [n]
+        if b[0] - gap < 1:
+            continue
+        if all(np.sum((seg[:, 0] >= b[j]) & (seg[:, 1] <= b[j + 1])) >= m for j in range(k)):
+            return True
+    return False
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(0, 34), min_size=0, max_size=6), st.integers(1, 3),
+       st.integers(1, 2), st.integers(0, 4), st.integers(1, 3))
+def test_a_split_is_found_exactly_when_one_exists(starts, k, m, gap, length):
+    n = 36
+    y = _labels(n, starts, length)
+    cv = RollingWindowStratifiedSplit(k, gap=gap, min_events=m)
+    try:
+        b = cv.boundaries(y)
+        found = True
+    except ValueError:
+        found = False
+    assert found == _exists(y, k, m, gap)
+    if found:
+        seg = events.segments(y)
+        assert all(not ((seg[:, 0] < p) & (seg[:, 1] > p)).any() for p in b[:-1])

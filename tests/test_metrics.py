@@ -19,14 +19,14 @@ REFERENCE = json.loads((Path(__file__).parent / "reference" / "reference_metrics
 
 
 def test_keys_of_design():
-    m = metrics.evaluate([0.1, 0.9, 0.2, 0.8], [0, 1, 0, 1], 0.5)
+    m = metrics.evaluate([0.1, 0.9, 0.2, 0.8], [0, 1, 0, 1], 0.5, vus_window=2)
     assert set(metrics.KEYS) <= set(m)
 
 
 def test_hand_worked_point_and_pa():
     labels = np.array([0, 1, 1, 1, 1, 0, 0, 1, 1, 0])
     scores = np.array([0, 0, 0, 9, 0, 9, 0, 0, 0, 0], dtype=float)
-    m = metrics.evaluate(scores, labels, 5)
+    m = metrics.evaluate(scores, labels, 5, vus_window=4)
     # predicted {3, 5}: tp 1, fp 1, 6 positives
     assert m["precision"] == pytest.approx(0.5) and m["recall"] == pytest.approx(1 / 6)
     assert m["f1"] == pytest.approx(2 * 0.5 * (1 / 6) / (0.5 + 1 / 6))
@@ -81,7 +81,7 @@ def test_best_f1_is_oracle_and_threshold_reproduces_it():
 
 
 def test_undefined_metrics_are_nan_not_errors():
-    m = metrics.evaluate([0.1, 0.5, 0.2], [0, 0, 0], 0.3)
+    m = metrics.evaluate([0.1, 0.5, 0.2], [0, 0, 0], 0.3, vus_window=2)
     for key in ("recall", "f1", "auc_roc", "auc_pr", "vus_roc", "best_f1", "event_recall"):
         assert np.isnan(m[key]), key
     assert m["precision"] == 0.0
@@ -94,6 +94,12 @@ def test_input_errors():
         metrics.evaluate([1, np.nan], [0, 1], 1)
     with pytest.raises(ValueError, match="labels must be 0 or 1"):
         metrics.evaluate([1, 2], [0, 2], 1)
+    # a buffer as long as the series would make random scores look perfect
+    rng = np.random.default_rng(0)
+    labels = np.zeros(1000, dtype=int)
+    labels[[200, 500, 800]] = 1
+    with pytest.raises(ValueError, match="vus window 5000 is not shorter than the series"):
+        metrics.evaluate(rng.random(1000), labels, 0.5, vus_window=5000)
     with pytest.raises(ValueError, match="1-D"):
         metrics.evaluate(np.zeros((2, 2)), np.zeros((2, 2)), 1)
 
@@ -119,7 +125,7 @@ labels_st = st.lists(st.integers(0, 1), min_size=8, max_size=120)
 @given(labels=labels_st, seed=st.integers(0, 10_000), window=st.integers(0, 12))
 def test_threshold_free_metrics_invariant_to_monotone_transforms(labels, seed, window):
     y = np.array(labels)
-    assume(0 < y.sum() < len(y))
+    assume(0 < y.sum() < len(y) and window < len(y))
     s = np.round(np.random.default_rng(seed).normal(size=len(y)) + y, 2)
     a = metrics.evaluate(s, y, 0.0, vus_window=window)
     b = metrics.evaluate(np.exp(3 * s) + 7, y, np.exp(0.0) + 7, vus_window=window)
@@ -153,7 +159,7 @@ def test_pa_at_least_pointwise_and_sklearn_agreement(labels, seed, q):
 @given(labels=labels_st, window=st.integers(0, 10))
 def test_perfect_scores_give_one(labels, window):
     y = np.array(labels)
-    assume(0 < y.sum() < len(y))
+    assume(0 < y.sum() < len(y) and window < len(y))
     m = metrics.evaluate(y.astype(float), y, 0.5, vus_window=window)
     for key in ("precision", "recall", "f1", "pa_f1", "pa_k_auc", "event_recall", "auc_roc",
                 "auc_pr", "affiliation_precision", "affiliation_recall", "range_precision",

@@ -8,7 +8,10 @@ anomaly detection:
   ``gap`` points between them (use ``gap >= window - 1`` so no window spans both);
 - no anomaly event is cut by a validation block's edges, and every validation block holds at
   least ``min_events`` whole events: block edges start on an equal-length grid and are then
-  moved, never into an event, until each block has its events;
+  moved, never into an event, until each block has its events; where that cannot be
+  repaired, the blocks are built from the events instead (the last ``n_splits * min_events``
+  events, ``min_events`` per block, edges midway between them), so a split is found whenever
+  one exists;
 - ``mode="rolling"`` trains on a window of fixed length before each block (the length of the
   first fold's training part, or ``max_train_size``); ``"expanding"`` on everything before it;
 - labels that cannot satisfy the request raise a ValueError saying why.
@@ -61,8 +64,37 @@ class RollingWindowStratifiedSplit:
         b[-1] = n
         b[:-1] = [_snap(int(p), seg) for p in b[:-1]]
         b = self._repair(b, seg)
-        self._check(b, seg)
+        try:
+            self._check(b, seg)
+        except ValueError:
+            b_events = self._from_events(seg, n)
+            if b_events is None:
+                raise
+            self._check(b_events, seg)
+            return b_events
         return b
+
+    def _from_events(self, seg: np.ndarray, n: int) -> np.ndarray | None:
+        """Edges built from the events: the last ``n_splits * min_events`` events split into
+        consecutive groups of ``min_events``, one per block, interior edges midway between
+        groups, the first edge midway between the previous event (or the start) and the
+        first group (or at the group itself when the gap needs the room). None when there
+        are too few events or no room for training data before the first block."""
+        k, m = self.n_splits, max(self.min_events, 1)
+        if len(seg) < k * m:
+            return None
+        used = seg[len(seg) - k * m:]
+        b = np.empty(k + 1, dtype=np.int64)
+        b[-1] = n
+        for j in range(1, k):
+            end_prev, start_next = used[j * m - 1, 1], used[j * m, 0]
+            b[j] = (end_prev + start_next) // 2
+        before = int(seg[len(seg) - k * m - 1, 1]) if len(seg) > k * m else 0
+        start = int(used[0, 0])
+        b[0] = (before + start) // 2
+        if b[0] - self.gap < 1:
+            b[0] = start
+        return b if b[0] - self.gap >= 1 else None
 
     def _repair(self, b: np.ndarray, seg: np.ndarray) -> np.ndarray:
         """Move edges so every block holds min_events whole events (never cutting one)."""

@@ -265,13 +265,21 @@ def _ramp_weights(seg_incl: np.ndarray, window: int, labels: np.ndarray):
 
 def vus(scores, labels, window: int = 100, thresholds: int = 250) -> tuple[float, float]:
     """VUS-ROC and VUS-PR: range-AUC-ROC and range-AUC-PR averaged over buffer windows
-    0..``window`` (Paparrizos et al. 2022), at ``thresholds`` points of the score ranking."""
+    0..``window`` (Paparrizos et al. 2022), at ``thresholds`` points of the score ranking.
+
+    The buffer widens every event by ``window // 2`` on each side, so the measure grows with
+    it even for random scores (VUS-PR of random scores with 3 short events in 1,000 points:
+    .06 at window 0, .21 at 100, .41 at 250, .96 at 5,000): a window as long as the series
+    is refused; keep it well below the spacing of the events (the period window, say)."""
     scores, labels = _check(scores, labels)
+    if window < 0 or thresholds < 1:
+        raise ValueError(f"window must be >= 0 and thresholds >= 1, got {window}, {thresholds}")
+    if window >= len(scores):
+        raise ValueError(f"vus window {window} is not shorter than the series "
+                         f"({len(scores)} points): the buffer would cover it")
     seg = events.segments(labels)
     if not labels.any() or labels.all():
         return float("nan"), float("nan")
-    if window < 0 or thresholds < 1:
-        raise ValueError(f"window must be >= 0 and thresholds >= 1, got {window}, {thresholds}")
     n = len(scores)
     seg_incl = np.column_stack([seg[:, 0], seg[:, 1] - 1])
     rank = np.empty(n, dtype=np.int64)
