@@ -110,3 +110,34 @@ def test_tidy_drops_only_native_tensorflow_log_noise():
             {"output_type": "stream", "name": "stderr", "text": noise + "Traceback: real\n"},
             {"output_type": "stream", "name": "stdout", "text": noise}]
     assert not any(_native_log_noise(o) for o in kept)
+
+
+def test_a_rerun_rewrites_an_unchanged_notebook_byte_for_byte(books, tmp_path):
+    out = tmp_path / "out"
+    runner.run("smoke", out=str(out), notebooks_dir=books, only=["01"])
+    before = (out / "01_first.ipynb").read_bytes()
+    runner.run("smoke", out=str(out), notebooks_dir=books, only=["01"], force=True)
+    assert (out / "01_first.ipynb").read_bytes() == before
+    cells = nbformat.read(out / "01_first.ipynb", 4).cells
+    assert [c["id"] for c in cells if "injected-parameters" in c.metadata.get("tags", [])] == [
+        "injected-parameters"]
+
+
+def test_ctrl_c_prints_what_finished_and_one_line(books, tmp_path, monkeypatch, capsys):
+    real = runner.execute
+
+    def execute(notebook, *args, **kwargs):
+        if notebook.name.startswith("02"):
+            raise KeyboardInterrupt
+        return real(notebook, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "execute", execute)
+    monkeypatch.setattr(runner, "NOTEBOOKS", books)
+    code = main(["run", "--profile", "smoke", "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 130
+    assert "01_first.ipynb                   ran" in captured.out
+    assert "02_second.ipynb                  INTERRUPTED" in captured.out
+    last = captured.err.strip().splitlines()[-1]  # after the progress bar
+    assert last == ("interrupted: the notebooks that finished are kept; run the same command "
+                    "again to go on") and "Traceback" not in captured.err

@@ -22,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--only", help="comma-separated notebook numbers, e.g. 01,03")
     run.add_argument("--force", action="store_true", help="rerun notebooks already done")
     _grid_options(run)
+    _synthetic_only(run)
 
     cv = sub.add_parser("cv", help="run the CV study's grid (notebook 03's runs) on Dask, "
                                    "resumable; notebook 03 then summarises the table")
@@ -29,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     cv.add_argument("--data-dir", help="data root (default: $TSAD_DATA_DIR, else data/)")
     cv.add_argument("--out", help="output folder (default: simulation_results/<profile>/)")
     _grid_options(cv)
+    _synthetic_only(cv)
 
     ev = sub.add_parser("evaluate", help="fit a detector on train, score test, write metrics")
     ev.add_argument("--dataset", required=True)
@@ -39,7 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--threshold", choices=sorted(profiles.THRESHOLD_RULES),
                     help="label-free threshold rule on training-tail scores (default: quantile)")
-    ev.add_argument("--out", required=True, help="JSON file to write")
+    ev.add_argument("--timestamps", choices=["error", "keep"], default="error",
+                    help="NAB only: refuse series whose timestamps repeat or go back (error, "
+                         "the default) or load their rows in file order (keep)")
+    ev.add_argument("--out", required=True, help="JSON file to write; a deep detector's "
+                    "loss log goes beside it (<name>.loss.csv)")
 
     pp = sub.add_parser("paper", help="build paper/ (Markdown, Typst, PDF) from the results")
     pp.add_argument("--out", help="output folder (default: paper/)")
@@ -75,6 +81,35 @@ def _grid_options(p) -> None:
                                                "per core)")
 
 
+def _synthetic_only(p) -> None:
+    p.add_argument("--synthetic-only", action="store_true",
+                   help="run a profile that names real datasets even when the data root holds "
+                        "none of them (only the embedded synthetic benchmark then runs)")
+
+
+def require_real_data(profile: str, data_dir, synthetic_only: bool) -> None:
+    """A profile that names real datasets refuses a data root holding none of them (a
+    mistyped path would otherwise give a synthetic-only run that looks complete), unless
+    ``synthetic_only`` says that is what is wanted."""
+    from . import datasets
+
+    settings = profiles.get(profile)
+    names = {n for n in settings["datasets"] + settings.get("cv", {}).get("datasets", [])
+             if n != "synthetic"}
+    if not names or synthetic_only:
+        return
+    root = datasets.data_root(data_dir)
+    for name in sorted(names):
+        try:
+            datasets.entities(name, root)
+            return
+        except datasets.DatasetNotFoundError:
+            continue
+    raise ValueError(f"profile {profile!r} names real datasets ({', '.join(sorted(names))}) "
+                     f"but the data root {root} holds none of them: set --data-dir or "
+                     "TSAD_DATA_DIR, or pass --synthetic-only")
+
+
 def _grid_parameters(args) -> dict:
     """Notebook parameters for the grid, only those given (so default runs keep their
     stamps)."""
@@ -86,12 +121,16 @@ def _cmd_cv(args) -> int:
     from tqdm.auto import tqdm
 
     from . import cv_study
-    from .results import results_dir
+    from .results import check_output_folder, results_dir
 
+    if args.out is not None:
+        check_output_folder(args.out)
+    require_real_data(args.profile, args.data_dir, args.synthetic_only)
     out = results_dir(args.profile, args.out)
+    loss_root = out / "loss" / "03_cv" if args.out else None  # as `run --out` does
     table = cv_study.run(profiles.get(args.profile), args.profile, out / "03_cv_runs.csv",
                          data_dir=args.data_dir, scheduler=args.scheduler,
-                         workers=args.workers, progress=lambda total: tqdm(
+                         workers=args.workers, loss_root=loss_root, progress=lambda total: tqdm(
                              total=total, desc="CV tasks", unit="task"))
     failed = cv_study.failed_tasks(out / "03_cv_runs.csv")
     print(f"{len(table)} runs in {out / '03_cv_runs.csv'}; failed tasks: {len(failed)}")
@@ -101,8 +140,12 @@ def _cmd_cv(args) -> int:
 def _cmd_run(args) -> int:
     from tqdm.auto import tqdm
 
-    from .runner import NotebookFailed, run
+    from .results import check_output_folder
+    from .runner import Interrupted, NotebookFailed, run
 
+    if args.out is not None:
+        check_output_folder(args.out)
+    require_real_data(args.profile, args.data_dir, args.synthetic_only)
     only = args.only.split(",") if args.only else None
     try:
         outcomes = run(args.profile, data_dir=args.data_dir, out=args.out, only=only,
@@ -111,6 +154,11 @@ def _cmd_run(args) -> int:
         failed = None
     except NotebookFailed as exc:
         outcomes, failed = exc.outcomes, exc
+    except Interrupted as exc:
+        _print_outcomes(exc.outcomes)
+        print("interrupted: the notebooks that finished are kept; run the same command again "
+              "to go on", file=sys.stderr)
+        return 130
     _print_outcomes(outcomes)
     print(f"total {sum(o.seconds for o in outcomes):.1f} s; outputs in "
           f"{args.out or f'simulation_results/{args.profile}'}")
@@ -125,13 +173,19 @@ def _cmd_run(args) -> int:
 def _cmd_evaluate(args) -> int:
     from . import datasets
     from .evaluation import evaluate_detector
-    from .results import save_json
+    from .results import check_output_file, save_json
 
+    out = check_output_file(args.out)
     settings = profiles.get(args.profile)
-    ds = datasets.load(args.dataset, args.entity, args.data_dir,
-                       **profiles.dataset_options(settings, args.dataset))
+    options = profiles.dataset_options(settings, args.dataset)
+    if args.timestamps != "error":
+        if args.dataset.lower() != "nab":
+            raise ValueError("--timestamps applies to NAB only")
+        options["timestamps"] = args.timestamps
+    ds = datasets.load(args.dataset, args.entity, args.data_dir, **options)
     result = evaluate_detector(ds, args.detector, settings, args.profile, args.seed,
-                               threshold_rule=args.threshold)
+                               threshold_rule=args.threshold,
+                               loss_log=out.with_name(f"{out.stem}.loss.csv"))
     save_json(result, args.out)
     m = result["metrics"]
     print(f"{ds.name}/{ds.entity} {args.detector}: f1 {m['f1']:.3f}  pa_f1 {m['pa_f1']:.3f}  "
@@ -203,10 +257,10 @@ def _list(datasets, root, names) -> int:
 
 def _cmd_paper(args) -> int:
     from . import paper
+    from .results import check_output_folder
 
-    if args.out is not None and (not args.out or Path(args.out).exists()
-                                 and not Path(args.out).is_dir()):
-        raise ValueError(f"--out {args.out!r}: give a folder (it is created if missing)")
+    if args.out is not None:
+        check_output_folder(args.out)
     built = paper.build(out_dir=args.out, pdf=not args.no_pdf)
     for key in ("markdown", "typst", "pdf"):
         if key in built:
@@ -228,7 +282,13 @@ def main(argv=None) -> int:
         if args.command == "paper":
             return _cmd_paper(args)
         return _cmd_datasets(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except KeyboardInterrupt:
+        print("interrupted (finished work is kept: results are written atomically)",
+              file=sys.stderr)
+        return 130
+    except (ValueError, OSError, RuntimeError) as exc:
+        # user mistakes (bad data, paths that are missing, unreadable, looping or of the
+        # wrong kind) end in one line, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -36,7 +36,8 @@ PROTOCOLS = ("train", "transductive")
 
 def evaluate_detector(ds, detector: str, settings: dict, profile: str, seed: int = 0,
                       params: dict | None = None, threshold_rule: str | None = None,
-                      name: str | None = None, protocol: str = "train") -> dict:
+                      name: str | None = None, protocol: str = "train",
+                      loss_log=None) -> dict:
     """Run the protocol for one Dataset and detector; returns a JSON-ready dict.
 
     settings: a profile's settings (``profiles.get(profile)``: its ``evaluate`` and
@@ -47,9 +48,15 @@ def evaluate_detector(ds, detector: str, settings: dict, profile: str, seed: int
     their variant name so that their logs do not overwrite the full model's);
     protocol: "train" (the default, the module's protocol) or "transductive", TSB-AD's
     unsupervised track: the detector is fitted on the test series itself (no labels) and the
-    threshold rule is applied to its scores there; the result says which."""
+    threshold rule is applied to its scores there; the result says which;
+    loss_log: where a deep detector's loss log goes (a path; False: none; None: the run
+    folder ``loss/<profile>/...`` above, which the benchmarks update on purpose).
+    A test part without anomalies is refused: its precision, recall and curves are undefined."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    if not ds.test_labels.any():
+        raise ValueError(f"{ds.name}/{ds.entity}: the test part has no labelled anomaly, so "
+                         "its metrics are undefined; pick an entity with anomalies")
     ev = dict(settings["evaluate"])
     if threshold_rule is not None:
         if threshold_rule not in profiles.THRESHOLD_RULES:
@@ -65,8 +72,10 @@ def evaluate_detector(ds, detector: str, settings: dict, profile: str, seed: int
     if "random_state" in model.get_params():
         model.set_params(random_state=seed)
     if "loss_log" in model.get_params() and model.get_params()["loss_log"] is None:
-        model.set_params(loss_log=str(loss_log_path(profile, ds.name, ds.entity,
-                                                    f"{name or detector}_seed{seed}")))
+        if loss_log is None:
+            loss_log = loss_log_path(profile, ds.name, ds.entity,
+                                     f"{name or detector}_seed{seed}")
+        model.set_params(loss_log=str(loss_log) if loss_log else None)
     split = int(round(len(ds.train) * (1 - ev["validation_fraction"])))
     fit_part, tail = ds.train[:split], ds.train[split:]
     if protocol == "transductive":

@@ -96,8 +96,9 @@ class TrackedModel(keras.Model):
 
 class EpochLog(keras.callbacks.Callback):
     """Every value Keras logs at the end of an epoch, one row per epoch, in ``rows``; written
-    to ``path`` (CSV, atomically, after each epoch) when given. ``phase`` adds a first column
-    naming the training phase (models trained in several phases append to one log)."""
+    to ``path`` (CSV, atomically) when training ends, so an interrupted fit leaves an earlier
+    log as it was. ``phase`` adds a first column naming the training phase (models trained in
+    several phases append to one log, rewritten at the end of each phase)."""
 
     def __init__(self, path=None, phase: str | None = None, rows: list | None = None):
         super().__init__()
@@ -111,17 +112,19 @@ class EpochLog(keras.callbacks.Callback):
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        import pandas as pd
-
-        from .results import save_table
-
         if self._start is not None:
             self.seconds.append(time.perf_counter() - self._start)
         row = {} if self.phase is None else {"phase": self.phase}
         row["epoch"] = epoch
         row.update((k, float(v)) for k, v in sorted((logs or {}).items()))
         self.rows.append(row)
-        if self.path:
+
+    def on_train_end(self, logs=None):
+        import pandas as pd
+
+        from .results import save_table
+
+        if self.path and self.rows:
             save_table(pd.DataFrame(self.rows), self.path)
 
 

@@ -32,6 +32,14 @@ def loss_dir(run: str, *parts: str) -> Path:
     return REPO_ROOT / "loss" / run / Path(*[str(p).replace("/", "__") for p in parts])
 
 
+def loss_folder(run: str, loss_root=None, *parts: str) -> Path:
+    """``loss_root/<parts>`` when a run was given its own folder for loss logs (``run --out``
+    passes ``<out>/loss``), else :func:`loss_dir` (the repository's ``loss/<run>/...``)."""
+    if loss_root:
+        return Path(loss_root, *[str(p).replace("/", "__") for p in parts])
+    return loss_dir(run, *parts)
+
+
 def loss_log_path(run: str, *parts: str) -> Path:
     """One loss log: ``loss_dir(run, *parts[:-1]) / "<last part>.csv"``."""
     if not parts:
@@ -41,17 +49,58 @@ def loss_log_path(run: str, *parts: str) -> Path:
 
 @contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds.
+    The file gets the usual permissions (``0o666`` less the umask), not the temporary file's
+    private ``0o600``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def check_output_file(path) -> Path:
+    """An output file the user named, checked before any work is done: not empty, not a
+    folder, in an existing folder that can be written to, not a read-only file."""
+    if path is None or not str(path).strip():
+        raise ValueError("--out: give a file name (it is empty)")
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"--out {path}: is a folder; give a file name")
+    parent = path.parent
+    if not parent.is_dir():
+        raise ValueError(f"--out {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {path}: folder {parent} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ValueError(f"--out {path}: the file exists and is read-only")
+    return path
+
+
+def check_output_folder(path) -> Path:
+    """An output folder the user named, checked before any work is done: not empty, not a
+    file, writable where it exists (else its nearest existing parent must be)."""
+    if path is None or not str(path).strip():
+        raise ValueError("--out: give a folder (it is empty)")
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {path}: is a file; give a folder (it is created if missing)")
+    existing = next(p for p in [path, *path.parents] if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {path}: {existing} is not a writable folder")
+    return path
 
 
 def save_figure(fig, path, dpi: int = 110) -> Path:

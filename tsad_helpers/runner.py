@@ -30,6 +30,14 @@ class NotebookFailed(RuntimeError):
     """A notebook raised; the message names it, the failing cell and the error."""
 
 
+class Interrupted(Exception):
+    """The run was interrupted (Ctrl-C); ``outcomes`` says what finished before."""
+
+    def __init__(self, outcomes):
+        super().__init__("interrupted")
+        self.outcomes = outcomes
+
+
 @dataclass
 class Outcome:
     notebook: str
@@ -136,8 +144,9 @@ def refresh_stored(notebooks_dir: Path | None = None, only: list[str] | None = N
 
 
 def _tidy(path: Path, name: str) -> None:
-    """Drop the machine paths and timestamps that papermill records, so notebooks only
-    change when their content does (the runner's stamp keeps the run time)."""
+    """Drop the machine paths and timestamps that papermill records, and give the cell it
+    injects (a random id each run) a fixed id, so notebooks only change when their content
+    does (the runner's stamp keeps the run time)."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -146,6 +155,8 @@ def _tidy(path: Path, name: str) -> None:
     for key in ("start_time", "end_time", "duration"):
         info.pop(key, None)
     for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
@@ -203,6 +214,8 @@ def run(profile: str, data_dir: str | None = None, out: str | None = None,
                   "data_dir": os.path.relpath(Path(data_dir).resolve(), notebooks_dir)
                   if data_dir else None,
                   "out_dir": os.path.relpath(out_dir.resolve(), notebooks_dir), **(extra or {})}
+    if out:  # a run with its own output folder keeps its loss logs there too
+        parameters["loss_root"] = os.path.relpath((out_dir / "loss").resolve(), notebooks_dir)
     outcomes = []
     bar = progress(notebooks) if progress else notebooks
     for nb in bar:
@@ -216,4 +229,6 @@ def run(profile: str, data_dir: str | None = None, out: str | None = None,
         except NotebookFailed as exc:
             exc.outcomes = outcomes + [Outcome(nb.name, "FAILED", 0.0)]
             raise
+        except KeyboardInterrupt:
+            raise Interrupted(outcomes + [Outcome(nb.name, "INTERRUPTED", 0.0)]) from None
     return outcomes
