@@ -127,3 +127,51 @@ def test_synthetic_only_and_profiles_without_real_data_pass_the_check(tmp_path):
 
     require_real_data("paper", tmp_path, synthetic_only=True)
     require_real_data("quick", tmp_path, synthetic_only=False)  # synthetic only anyway
+
+
+# ---- a battery of bad arguments, one per way a command can be misused --------------------------
+BAD_ARGUMENTS = [
+    (["evaluate", "--dataset", "nope", "--detector", "pca"], "unknown dataset 'nope'"),
+    (["evaluate", "--dataset", "synthetic", "--detector", "nope"], "nope"),
+    (["evaluate", "--dataset", "synthetic", "--entity", "syn-99", "--detector", "pca"],
+     "syn-99"),
+    (["evaluate", "--dataset", "smd", "--detector", "pca", "--data-dir", "{missing}"],
+     "folder not found"),
+    (["evaluate", "--dataset", "smd", "--detector", "pca", "--data-dir", "{afile}"],
+     "folder not found"),
+    (["evaluate", "--dataset", "smd", "--entity", "machine-9-9", "--detector", "pca",
+      "--data-dir", "{fixtures}"], "no entity 'machine-9-9'"),
+    (["evaluate", "--dataset", "synthetic", "--detector", "window_classifier"],
+     "learns from labels"),
+    (["run", "--only", "99", "--out", "{tmp}/o"], "--only 99: no such notebook"),
+    (["datasets", "verify", "nope", "--data-dir", "{tmp}"], "no checksums for ['nope']"),
+    (["datasets", "fixtures", "--out", "{afile}"], ""),
+    (["paper", "--out", "{afile}"], "is a file; give a folder"),
+]
+
+
+@pytest.mark.parametrize("argv, text", BAD_ARGUMENTS,
+                         ids=[" ".join(a[:4]) for a, _ in BAD_ARGUMENTS])
+def test_bad_arguments_are_one_error_line(tmp_path, capsys, fixture_root, argv, text):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    fill = {"missing": tmp_path / "missing", "afile": afile, "fixtures": fixture_root,
+            "tmp": tmp_path}
+    argv = [a.format(**fill) for a in argv]
+    if argv[0] == "evaluate":
+        argv += [*SMOKE, "--out", str(tmp_path / "r.json")]
+    assert main(argv) == 2
+    _one_error_line(capsys, text)
+
+
+@pytest.mark.parametrize("argv", [["evaluate", "--dataset", "smd"], ["run", "--profile", "big"],
+                                  ["cv", "--workers", "two"], ["nope"],
+                                  ["evaluate", "--dataset", "smd", "--detector", "pca",
+                                   "--threshold", "oracle", "--out", "x.json"]],
+                         ids=["missing --detector", "unknown profile", "workers not a number",
+                              "unknown command", "unknown threshold rule"])
+def test_argparse_mistakes_exit_2_with_usage(capsys, argv):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert "error:" in capsys.readouterr().err
