@@ -175,3 +175,23 @@ def test_argparse_mistakes_exit_2_with_usage(capsys, argv):
         main(argv)
     assert info.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_permission_denied_on_a_data_file_is_one_line(fixture_root, tmp_path, capsys,
+                                                      monkeypatch):
+    """Simulated (tests may run as root, who reads anything): the loader's read fails as an
+    unreadable file does, and the CLI reports the path in one line."""
+    from pathlib import Path
+
+    real = Path.read_bytes
+
+    def read_bytes(self):
+        if self.name.startswith("machine-1-1"):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    assert main(["evaluate", "--dataset", "smd", "--detector", "pca", *SMOKE, "--data-dir",
+                 str(fixture_root), "--out", str(tmp_path / "r.json")]) == 2
+    line = _one_error_line(capsys, "Permission denied")
+    assert "machine-1-1.txt" in line
