@@ -141,3 +141,12 @@ def test_ctrl_c_prints_what_finished_and_one_line(books, tmp_path, monkeypatch, 
     last = captured.err.strip().splitlines()[-1]  # after the progress bar
     assert last == ("interrupted: the notebooks that finished are kept; run the same command "
                     "again to go on") and "Traceback" not in captured.err
+
+
+def test_each_notebook_gets_only_the_parameters_it_declares(books, tmp_path, caplog):
+    out = tmp_path / "out"
+    runner.run("smoke", out=str(out), notebooks_dir=books, only=["01"],
+               extra={"workers": 2})
+    stamp = json.loads((out / ".01_first.done.json").read_text())
+    assert set(stamp["parameters"]) == {"profile", "data_dir", "out_dir"}
+    assert "unknown parameter" not in caplog.text

@@ -63,6 +63,15 @@ def select(notebooks: list[Path], only: list[str] | None) -> list[Path]:
     return [p for p in notebooks if p.name[:2] in wanted]
 
 
+def declared(notebook: Path, parameters: dict) -> dict:
+    """The ``parameters`` that ``notebook`` declares in its parameters cell (the grid's
+    ``workers`` mean nothing to notebook 01, and papermill warns about each unknown one)."""
+    import papermill as pm
+
+    names = pm.inspect_notebook(str(notebook))
+    return {k: v for k, v in parameters.items() if k in names}
+
+
 def _stamp_path(out: Path, notebook: Path) -> Path:
     return out / f".{notebook.stem}.done.json"
 
@@ -214,18 +223,19 @@ def run(profile: str, data_dir: str | None = None, out: str | None = None,
                   "data_dir": os.path.relpath(Path(data_dir).resolve(), notebooks_dir)
                   if data_dir else None,
                   "out_dir": os.path.relpath(out_dir.resolve(), notebooks_dir), **(extra or {})}
-    if out:  # a run with its own output folder keeps its loss logs there too
+    if out and "loss_root" not in parameters:  # its own output folder keeps its loss logs
         parameters["loss_root"] = os.path.relpath((out_dir / "loss").resolve(), notebooks_dir)
     outcomes = []
     bar = progress(notebooks) if progress else notebooks
     for nb in bar:
         if hasattr(bar, "set_postfix_str"):
             bar.set_postfix_str(nb.name)
-        if not force and is_done(out_dir, nb, parameters):
+        own = declared(nb, parameters)
+        if not force and is_done(out_dir, nb, own):
             outcomes.append(Outcome(nb.name, "skipped", 0.0))
             continue
         try:
-            outcomes.append(Outcome(nb.name, "ran", execute(nb, out_dir, parameters, kernel)))
+            outcomes.append(Outcome(nb.name, "ran", execute(nb, out_dir, own, kernel)))
         except NotebookFailed as exc:
             exc.outcomes = outcomes + [Outcome(nb.name, "FAILED", 0.0)]
             raise
