@@ -79,6 +79,28 @@ def test_seeded_fit_is_repeatable(data):
     np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
+def test_a_seeded_fit_ignores_other_draws_from_the_random_module(data, monkeypatch):
+    """In a Dask worker the event loop draws from Python's ``random`` module while a task
+    builds its models; Keras seeds unseeded initializers from that module, so the draws used
+    to change the initial weights. The seeded state gives Keras a private stream."""
+    import random
+
+    from tsad_helpers.detectors import deep
+
+    params = {**SMOKE["lstm_ae"], "random_state": 3, "epochs": 1}
+    a = detectors.make("lstm_ae", **params).fit(data.train).decision_function(data.test)
+    real_seed = deep.fresh_seeded_state
+
+    def interfered(seed, deterministic=True):
+        out = real_seed(seed, deterministic)
+        random.random()  # another thread's draw, between seeding and building
+        return out
+
+    monkeypatch.setattr(deep, "fresh_seeded_state", interfered)
+    b = detectors.make("lstm_ae", **params).fit(data.train).decision_function(data.test)
+    np.testing.assert_array_equal(a, b)
+
+
 def test_ablation_switches(data):
     det = detectors.make("transformer_ae_gan", **{**SMOKE["transformer_ae_gan"],
                                                   "contrastive": False, "adversarial": False,
