@@ -33,3 +33,20 @@ def test_module_entry_point_help():
     assert proc.returncode == 0
     for flag in ("--profile", "--data-dir", "--out", "--only", "--force"):
         assert flag in proc.stdout
+
+
+def test_run_no_grid_asks_notebook_03_to_summarise_only(monkeypatch, tmp_path):
+    from tsad_helpers import runner
+
+    seen = {}
+
+    def fake_run(profile, **kwargs):
+        seen.update(kwargs)
+        return []
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    assert main(["run", "--profile", "quick", "--only", "03", "--no-grid",
+                 "--out", str(tmp_path / "o")]) == 0
+    assert seen["extra"] == {"run_grid": False}
+    assert main(["run", "--profile", "quick", "--only", "03", "--out", str(tmp_path / "o")]) == 0
+    assert seen["extra"] == {}

@@ -21,6 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output folder (default: simulation_results/<profile>/)")
     run.add_argument("--only", help="comma-separated notebook numbers, e.g. 01,03")
     run.add_argument("--force", action="store_true", help="rerun notebooks already done")
+    run.add_argument("--no-grid", action="store_true",
+                     help="notebook 03 summarises its table as it is (a partial grid) instead "
+                          "of running the missing CV tasks")
     _grid_options(run)
     _synthetic_only(run)
 
@@ -113,8 +116,11 @@ def require_real_data(profile: str, data_dir, synthetic_only: bool) -> None:
 def _grid_parameters(args) -> dict:
     """Notebook parameters for the grid, only those given (so default runs keep their
     stamps)."""
-    return {k: v for k, v in (("scheduler", args.scheduler), ("workers", args.workers))
-            if v is not None}
+    out = {k: v for k, v in (("scheduler", args.scheduler), ("workers", args.workers))
+           if v is not None}
+    if getattr(args, "no_grid", False):
+        out["run_grid"] = False
+    return out
 
 
 def _cmd_cv(args) -> int:
@@ -165,7 +171,7 @@ def _cmd_run(args) -> int:
     if failed:
         print(f"error: {failed}", file=sys.stderr)
         return 1
-    if args.profile == "paper" and not args.only and not args.out:
+    if args.profile == "paper" and not args.out:
         return _cmd_paper(argparse.Namespace(out=None, no_pdf=False))  # the paper reads them
     return 0
 
