@@ -92,3 +92,46 @@ def test_cli_paper_refuses_a_file_as_output_folder(tmp_path, capsys):
     target.write_text("x")
     assert cli.main(["paper", "--out", str(target), "--no-pdf"]) == 2
     assert "give a folder" in capsys.readouterr().err
+
+
+def _cv_runs(diffs, scheme="final"):
+    """A runs table: the classifier with arm none and arm vae on one entity per difference,
+    vae's F1 and AUC-PR that much above none's."""
+    rows = []
+    for i, d in enumerate(diffs):
+        key = {"dataset": "synthetic", "entity": f"syn-{i}", "scheme": scheme, "fold": -1,
+               "seed": 0, "detector": "window_classifier", "threshold_rule": "probability",
+               "status": "ok"}
+        rows.append({**key, "arm": "none", "ratio": "0", "f1": 0.5, "auc_pr": 0.4})
+        rows.append({**key, "arm": "vae", "ratio": "balance", "f1": 0.5 + d, "auc_pr": 0.4 + d})
+        rows.append({**key, "arm": "vae", "ratio": "0.25", "f1": 0.0, "auc_pr": 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_arm_effects_pair_each_arm_with_none_at_the_balancing_ratio():
+    runs = _cv_runs([0.1, 0.2, 0.05, 0.3, 0.15, 0.25])
+    out = paper.arm_effects(runs, "final", "f1")
+    r = out.iloc[0]
+    assert (r["arm"], r["n"], r["wins"], r["losses"]) == ("vae", 6, 6, 0)  # ratio 0.25 unused
+    assert r["diff"] == pytest.approx(0.175) and r["p"] < 0.05 and r["p_holm"] == r["p"]
+    assert paper.arm_effects(runs, "kfold", "f1").empty  # another scheme: nothing to pair
+
+
+def test_the_arm_table_gives_verdicts_and_the_grid_state(tmp_path):
+    runs = pd.concat([_cv_runs([-0.1, -0.2, -0.05, -0.3, -0.15, -0.25]),
+                      _cv_runs([-0.1] * 6, scheme="rolling_stratified")])
+    runs.to_csv(tmp_path / "03_cv_runs.csv", index=False)
+    plan = runs[["dataset", "entity", "scheme", "fold", "seed"]].drop_duplicates()
+    extra = plan.iloc[:1].assign(entity="syn-99")
+    pd.concat([plan, extra]).to_csv(tmp_path / "03_cv_plan.csv", index=False)
+    p = paper.Paper()
+    paper.collect_arms(p, tmp_path)
+    frame, _ = p.tables["arms"]
+    assert frame["verdict"].tolist() == ["loss"]
+    assert (p.values["arm_losses"], p.values["arm_gains"]) == ("1", "0")
+    assert p.values["cv_sign_agree"] == "1 of 1"
+    assert p.values["cv_state"] == "partial" and "12 of 13 tasks" in p.values[
+        "cv_partial_threat"]
+    (tmp_path / "03_cv_plan.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="run notebook 03"):
+        paper.collect_arms(paper.Paper(), tmp_path)

@@ -355,6 +355,275 @@ def collect_cv(paper: Paper, results: Path, figures: Path) -> None:
                      "estimate minus the held-out result, per setup.", str(fig))
 
 
+# ---- the CV study's answers (notebooks 03-06, paper profile) -------------------------------------
+CLASSIFIER = "window_classifier"
+
+
+def _needs(path: Path, notebook: str) -> Path:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run notebook {notebook} with the paper "
+                                "profile first")
+    return path
+
+
+def cv_plan_status(paper: Paper, folder: Path, runs: pd.DataFrame) -> None:
+    """How much of the planned grid the table holds (``03_cv_plan.csv``, written by notebook
+    03): "complete" or "partial" with the counts, for the text and the threats to validity."""
+    from .cv_study import KEY
+
+    path = _needs(folder / "03_cv_plan.csv", "03")
+    plan = pd.read_csv(path, dtype=str)
+    done = runs[list(KEY)].astype(str).drop_duplicates()
+    n_done = len(plan.merge(done, on=list(KEY)))
+    paper.value("cv_planned", len(plan), str(path))
+    complete = n_done == len(plan)
+    paper.value("cv_state", "complete" if complete else "partial", str(path))
+    paper.value("cv_partial_threat", "The cross-validation grid is complete." if complete else
+                f"The cross-validation grid is partial ({n_done} of {len(plan)} tasks), so its "
+                "conclusions may change as it completes.", str(path))
+
+
+def _arm_cell(r: dict) -> str:
+    if not r["n"]:
+        return "-"
+    if r["diff"] == 0 and not r["wins"] and not r["losses"]:
+        return "no change"
+    return describe_pair(r)
+
+
+def arm_effects(runs: pd.DataFrame, scheme: str, metric: str) -> pd.DataFrame:
+    """Each arm at the balancing ratio (``class_weight`` as it is) against ``none`` for each
+    detector, paired over (dataset, entity, fold, seed) of one scheme: mean difference, n,
+    wins, losses, Wilcoxon p and the Holm-corrected p over the detectors x arms."""
+    from statsmodels.stats.multitest import multipletests
+
+    from .cv_report import _baseline_rows, ok_rows
+
+    ok = ok_rows(runs)
+    ok = ok[(ok["scheme"] == scheme) & (ok["threshold_rule"] != "label_free")]
+    key = ["dataset", "entity", "fold", "seed"]
+    base = _baseline_rows(ok, "none").set_index(["detector"] + key)[metric]
+    arms = ok[(ok["arm"] != "none") & ok["ratio"].isin(["balance", "0"])]
+    rows = []
+    for (det, arm), g in arms.groupby(["detector", "arm"], sort=False):
+        r = paired(g.set_index(["detector"] + key)[metric], base)
+        rows.append({"detector": det, "arm": arm, **r})
+    out = pd.DataFrame(rows)
+    if len(out):
+        p = out["p"].astype(float)
+        out["p_holm"] = np.nan
+        if p.notna().any():
+            out.loc[p.notna(), "p_holm"] = multipletests(p[p.notna()], method="holm")[1]
+    return out
+
+
+def collect_arms(paper: Paper, folder: Path) -> None:
+    """The study's question: does an arm beat training without synthetic data on the held-out
+    future (and does the honest CV scheme say so beforehand)?"""
+    from .cv_study import ARMS, FINAL, read_table
+
+    path = folder / "03_cv_runs.csv"
+    runs = read_table(path)
+    src = str(path)
+    cv_plan_status(paper, folder, runs)
+    held = {m: arm_effects(runs, FINAL, m) for m in ("f1", "auc_pr")}
+    cv = arm_effects(runs, "rolling_stratified", "f1")
+    rows, gains, losses = [], [], []
+    order = {a: i for i, a in enumerate(ARMS)}
+    f1 = held["f1"].sort_values(["detector", "arm"], key=lambda s: s.map(order).fillna(-1)
+                                if s.name == "arm" else s)
+    for _, r in f1.iterrows():
+        auc = held["auc_pr"].query("detector == @r.detector and arm == @r.arm")
+        est = cv.query("detector == @r.detector and arm == @r.arm")
+        holm = r["p_holm"]
+        word = ("gain" if r["diff"] > 0 else "loss") if np.isfinite(holm) and holm < 0.05 \
+            else "tie"
+        if word != "tie":
+            (gains if word == "gain" else losses).append(f"{r['arm']} ({r['detector']})")
+        rows.append({"detector": r["detector"], "arm": r["arm"],
+                     "held-out F1 (arm - none)": _arm_cell(r.to_dict()),
+                     "Holm p": "-" if not np.isfinite(holm) else
+                     ("< 0.01" if holm < 0.01 else f"{holm:.2f}"),
+                     "held-out AUC-PR": _arm_cell(auc.iloc[0].to_dict()) if len(auc) else "-",
+                     "rolling CV F1": signed(est["diff"].iloc[0]) if len(est) else "-",
+                     "verdict": word})
+    paper.table("arms", pd.DataFrame(rows), "Each arm against training without synthetic "
+                "data (none), on the held-out future of every entity and seed: F1 at the "
+                "threshold actually used (mean difference, wins, losses, Wilcoxon p) with the "
+                "Holm correction over the table, the AUC-PR difference (no change: the arm "
+                "only moves the threshold of an unsupervised detector), and the rolling-window "
+                "CV estimate of the F1 difference made before the held-out future was seen.",
+                src)
+    paper.value("arm_comparisons", len(rows), src)
+    paper.value("arm_gains", len(gains), src)
+    paper.value("arm_losses", len(losses), src)
+    paper.value("arm_gain_list", ", ".join(gains) if gains else "none", src)
+    paper.value("arm_loss_list", ", ".join(losses) if losses else "none", src)
+    auc = held["auc_pr"][held["auc_pr"]["detector"] == CLASSIFIER]
+    if len(auc) and auc["diff"].notna().any():
+        best = auc.loc[auc["diff"].idxmax()]
+        paper.value("classifier_best_arm", best["arm"], src)
+        paper.value("classifier_best_arm_auc", describe_pair(best.to_dict()), src)
+    else:
+        paper.value("classifier_best_arm", "not yet known (no held-out classifier run)", src)
+        paper.value("classifier_best_arm_auc", "no pairs yet", src)
+    # does the honest CV estimate point the same way as the held-out future?
+    both = f1.merge(cv, on=["detector", "arm"], suffixes=("", "_cv"))
+    both = both[(both["diff"] != 0) & (both["diff_cv"] != 0)]
+    agree = int((np.sign(both["diff"]) == np.sign(both["diff_cv"])).sum())
+    paper.value("cv_sign_agree", f"{agree} of {len(both)}", src)
+
+
+def collect_cv_convergence(paper: Paper, folder: Path) -> None:
+    """Does synthetic data make the classifier converge faster? Per arm: seconds and epochs
+    to the best validation loss over the CV fits, and the Friedman test over arms."""
+    from .cv_study import read_table
+    from .loss_report import convergence_ranking, convergence_summary
+
+    path = folder / "03_cv_runs.csv"
+    runs = read_table(path)
+    src = str(path)
+    summ = convergence_summary(runs[runs["detector"] == CLASSIFIER], by=("arm", "ratio"))
+    summ = summ[summ["ratio"].isin(["balance", "0"])]
+    ranking = convergence_ranking(runs, CLASSIFIER)
+    rows = []
+    for arm in ranking.index:
+        cells = {"arm": arm, "mean rank": f"{ranking.loc[arm, 'mean_rank']:.2f}"}
+        for measure, label in (("seconds_to_best", "seconds to best"),
+                               ("best_epoch", "best epoch"), ("train_val_gap", "gap")):
+            s = summ[(summ["arm"] == arm) & (summ["measure"] == measure)]
+            cells[label] = (f"{s['mean'].iloc[0]:.2f} [{s['ci_low'].iloc[0]:.2f}, "
+                            f"{s['ci_high'].iloc[0]:.2f}]") if len(s) else "-"
+        rows.append(cells)
+    paper.table("convergence", pd.DataFrame(rows), "Convergence of the window classifier per "
+                "arm over the CV fits (generators at the balancing ratio): mean [bootstrap "
+                "interval] of the seconds and epochs to the best validation loss and of the "
+                "train/validation gap; the mean rank over blocks and the four measures "
+                "(1 = fastest).", src)
+    pvals = ranking.attrs.get("friedman_p", {})
+    paper.value("convergence_friedman", "; ".join(
+        f"{m.replace('_', ' ')} {p_text(p)}" for m, p in pvals.items()) or "no fits yet", src)
+    paper.value("convergence_fastest", ranking.index[0] if len(ranking) else "none yet", src)
+    left = ranking.attrs.get("left_out", [])
+    paper.value("convergence_left_out", ", ".join(left) if left else "none", src)
+
+
+def collect_confusion(paper: Paper, folder: Path, figures: Path) -> None:
+    """Pooled confusion counts on the held-out future at the label-free thresholds (notebook
+    05), for each detector without synthetic data and the classifier's arms, beside random."""
+    path = _needs(folder / "05_confusion_pooled.csv", "05")
+    t = pd.read_csv(path, dtype={"ratio": str})
+    t = t[(t["threshold_rule"] != "calibrated") & t["ratio"].isin(["balance", "0"])]
+    t = t[(t["arm"] == "none") | (t["detector"] == CLASSIFIER)]
+    rows = [{"detector": r["detector"], "arm": r["arm"], "runs": int(r["runs"]),
+             "recall": f3(r["recall"]), "false-positive rate": f3(r["fpr"]),
+             "event recall": f3(r["event_recall"]),
+             "false alarms / 10k": f"{r['false_alarms_per_10k']:.1f}",
+             "F1": f3(r["f1"]), "PA-F1": f3(r["pa_f1"])} for _, r in t.iterrows()]
+    paper.table("confusion", pd.DataFrame(rows), "Held-out future, counts pooled over "
+                "entities and seeds at the thresholds actually used (label-free for the "
+                "unsupervised detectors, a probability of one half for the classifier): "
+                "point-wise recall and false-positive rate, event recall, false alarms per "
+                "ten thousand normal points, and the mean F1 beside point-adjusted F1.",
+                str(path))
+    clf = t[t["detector"] == CLASSIFIER].set_index("arm")
+    paper.value("classifier_recall_cost", "", str(path))
+    if "none" in clf.index and len(clf) > 1:
+        top = clf.drop(index="none")["event_recall"].idxmax()
+        costs = clf.loc[top, "fpr"] > clf.loc["none", "fpr"]
+        paper.value("classifier_recall_cost", f"For the window classifier the arm that finds "
+                    f"the most events, {top}, finds {f3(clf.loc[top, 'event_recall'])} of them "
+                    f"against {f3(clf.loc['none', 'event_recall'])} without synthetic data, "
+                    f"at a false-positive rate of {f3(clf.loc[top, 'fpr'])} against "
+                    f"{f3(clf.loc['none', 'fpr'])}" + (": it pays in false alarms." if costs
+                                                      else "."), str(path))
+    rnd = t[t["detector"] == "random"]
+    paper.value("heldout_random_f1", f3(rnd["f1"].iloc[0]) if len(rnd) else "-", str(path))
+    paper.value("heldout_random_pa_f1", f3(rnd["pa_f1"].iloc[0]) if len(rnd) else "-",
+                str(path))
+    path = plot_confusion(t, figures / "confusion.png")
+    paper.figure("confusion", path, "Point-wise confusion matrices on the held-out future "
+                 "(the rows of the table above), each actual class normalised to one.",
+                 str(path))
+
+
+def plot_confusion(rows: pd.DataFrame, path, ncols: int = 5) -> Path:
+    """One small normalised confusion matrix per row of a pooled table, wrapped in rows of
+    ``ncols`` panels (a page's width)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from .confusion import matrix
+
+    n = len(rows)
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, figsize=(1.9 * ncols, 1.8 * nrows))
+    for ax in axes.flat:
+        ax.set_visible(False)
+    for ax, (_, row) in zip(axes.flat, rows.iterrows()):
+        m = matrix(row)
+        ax.set_visible(True)
+        sns.heatmap(m / np.maximum(m.sum(axis=1, keepdims=True), 1), annot=True, fmt=".2f",
+                    cbar=False, vmin=0, vmax=1, cmap="Blues", ax=ax,
+                    annot_kws={"fontsize": 7}, xticklabels=["normal", "anomaly"],
+                    yticklabels=["normal", "anomaly"])
+        ax.set_title(f"{row['detector']}\n{row['arm']}", fontsize=7)
+        ax.tick_params(labelsize=6)
+    fig.supxlabel("predicted", fontsize=8)
+    fig.supylabel("actual", fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def collect_taxonomy(paper: Paper, folder: Path, figures: Path) -> None:
+    """Which anomalies each detector misses (notebook 06): by kind on the synthetic benchmark,
+    the false alarms by class, and what the classifier's arms fix or break."""
+    path = _needs(folder / "06_missed_by_kind.csv", "06")
+    kinds = pd.read_csv(path).set_index("detector")
+    table = kinds.map(f3).reset_index()
+    epath = _needs(folder / "06_event_outcomes.csv", "06")
+    ev = pd.read_csv(epath, keep_default_na=False, usecols=["dataset", "entity", "seed",
+                                                           "start", "kind"])
+    ev = ev[ev["kind"] != ""].drop_duplicates(["dataset", "entity", "seed", "start"])
+    counts = ev["kind"].value_counts().reindex(kinds.columns).fillna(0).astype(int)
+    table = pd.concat([table, pd.DataFrame([{"detector": "(events)", **counts.to_dict()}])
+                       .astype(str)], ignore_index=True)
+    paper.table("missed_by_kind", table, "Share of the held-out events each detector misses, "
+                "by kind as labelled: the synthetic benchmark's kinds and the point and "
+                "contextual classes of the SMAP and MSL labels (SMD and ASD events have no "
+                "kind); without synthetic data, at the label-free thresholds.", str(path))
+    mean = kinds.drop(index="random", errors="ignore").mean().sort_values()
+    hard, easy = mean[mean == mean.max()], mean[mean == mean.min()]
+    paper.value("hardest_kind", f"{', '.join(hard.index)} ({f3(mean.max())} of its events "
+                "missed on average over the detectors)", str(path))
+    paper.value("easiest_kind", f"{', '.join(easy.index)} ({f3(mean.min())})", str(path))
+    apath = _needs(folder / "06_false_alarm_rates.csv", "06")
+    alarms = pd.read_csv(apath)
+    alarms = alarms[alarms["threshold_rule"] != "calibrated"]
+    classes = [c for c in alarms.columns if c not in ("detector", "threshold_rule",
+                                                      "flagged normal share")]
+    paper.table("false_alarms", pd.concat(
+        [alarms[["detector"]], alarms[classes].map(lambda v: f"{v:.1f}"),
+         alarms[["flagged normal share"]].map(f3)], axis=1),
+        "False alarms per held-out run by class (near an event, a single spike, sustained, "
+        "other), and the share of normal points flagged; the classifier's row pools its arms.",
+        str(apath))
+    fpath = _needs(folder / "06_arm_fixes.csv", "06")
+    fixes = pd.read_csv(fpath, dtype={"ratio": str})
+    fixes = fixes[fixes["ratio"].isin(["balance", "0"])].groupby("arm")[
+        ["fixed", "broken", "net"]].sum().sort_values("net", ascending=False)
+    paper.value("fixes_summary", "; ".join(
+        f"{arm} fixes {int(r['fixed'])} and breaks {int(r['broken'])}"
+        for arm, r in fixes.iterrows()) if len(fixes) else "no arm besides none ran",
+        str(fpath))
+    fig = folder / "figures" / "06_taxonomy" / "missed_by_kind.png"
+    if fig.is_file():
+        target = figures / "missed_by_kind.png"
+        shutil.copyfile(fig, target)
+        paper.figure("missed_by_kind", target, "Share of held-out events missed, by detector "
+                     "and anomaly kind.", str(fig))
+
+
 # ---- rendering ----------------------------------------------------------------------------------
 def read_references(path) -> pd.DataFrame:
     refs = pd.read_csv(path, dtype=str).fillna("")
@@ -557,6 +826,10 @@ def collect(results=None, benchmarks=None, paper_dir=None, loss_root=None) -> Pa
     collect_reference(paper, benchmarks / "reference_baselines_smd.csv")
     collect_synthesis(paper, results / "synthesis_protocol" / "protocol_paper.csv", published)
     collect_cv(paper, results, figures)
+    collect_arms(paper, results / "paper")
+    collect_cv_convergence(paper, results / "paper")
+    collect_confusion(paper, results / "paper", figures)
+    collect_taxonomy(paper, results / "paper", figures)
     collect_training(paper, Path(loss_root or REPO_ROOT / "loss" / "paper"), figures)
     return paper
 
