@@ -361,8 +361,8 @@ class NAB(_Loader):
         problems = timestamp_problems(stamps)
         if problems and timestamps == "error":
             raise DataFormatError(f"{path}: timestamps not strictly increasing: {problems}; "
-                                  "pass timestamps='keep' (--timestamps keep) to load the rows in file "
-                                  "order")
+                                  "pass timestamps='keep' (--timestamps keep) to load the rows "
+                                  "in file order")
         key = f"{entity}.csv"
         labels = np.zeros(len(frame), dtype=np.int8)
         for start, end in self._entity_windows(key, stamps):
