@@ -187,3 +187,68 @@ def test_channel_score_rules(data):
     det.set_params(channel_score="median")
     with pytest.raises(ValueError, match="channel_score must be"):
         det._window_scores(batch)
+
+
+SCRIPTED = {  # monitored value per epoch: creeping, plateau with ties, early best, rising
+    "creep": [1.0, 0.9, 0.8995, 0.8994, 0.89935, 0.8993, 0.899, 0.85, 0.8499, 0.8499],
+    "ties": [0.5, 0.4, 0.4, 0.4, 0.39, 0.39, 0.39, 0.39, 0.39, 0.39],
+    "early": [0.2, 0.3, 0.25, 0.21, 0.2, 0.2, 0.19, 0.18, 0.17, 0.16],
+}
+
+
+@pytest.mark.parametrize("curve", sorted(SCRIPTED))
+@pytest.mark.parametrize("rel", [0.0, 1e-3, 0.05])
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_early_stopping_replay_matches_keras(curve, rel, mode):
+    """The replay of a logged curve stops where the callback stops in a real Keras fit, keeps
+    the same epoch, and with min_rel_delta=0 agrees with Keras' own EarlyStopping."""
+    from tsad_helpers.keras_tools import (RelativeEarlyStopping, keras, replay_early_stopping,
+                                          fresh_seeded_state)
+
+    values = [v if mode == "min" else -v for v in SCRIPTED[curve]]
+
+    class Script(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_x"] = values[epoch]
+
+    def fit(stopper):
+        fresh_seeded_state(0)
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile("sgd", "mse")
+        x = np.zeros((8, 2), "float32")
+        history = model.fit(x, x[:, :1], epochs=len(values), verbose=0,
+                            callbacks=[Script(), stopper])
+        return len(history.history["loss"]), stopper.best_epoch
+
+    ours = RelativeEarlyStopping(min_rel_delta=rel, monitor="val_x", mode=mode, patience=2)
+    replay = replay_early_stopping(values, mode, patience=2, min_rel_delta=rel)
+    assert fit(ours) == (replay["epochs_run"], replay["best_epoch"])
+    if rel == 0:
+        keras_own = keras.callbacks.EarlyStopping(monitor="val_x", mode=mode, patience=2)
+        assert fit(keras_own) == (replay["epochs_run"], replay["best_epoch"])
+
+
+def test_replay_margins_and_undecided_curves():
+    from tsad_helpers.keras_tools import replay_early_stopping
+
+    rep = replay_early_stopping([1.0, 0.5, 0.5, 0.6], "min", patience=2)
+    assert (rep["epochs_run"], rep["best_epoch"]) == (4, 1)
+    np.testing.assert_allclose(rep["margins"], [0.5, 0.0, -0.2])
+    # a larger threshold makes the 0.5 step of 1.0 no improvement: stops at the third epoch
+    assert replay_early_stopping([1.0, 0.5, 0.5, 0.6], "min", 2, 0.6)["epochs_run"] == 3
+    # the log ends before the rule decides, with budget left: undecided, not guessed
+    assert replay_early_stopping([1.0, 0.9], "min", 2, epochs=5)["epochs_run"] is None
+    with pytest.raises(ValueError, match="min_rel_delta"):
+        from tsad_helpers.keras_tools import RelativeEarlyStopping
+        RelativeEarlyStopping(min_rel_delta=1.5, monitor="val_x", mode="min")
+
+
+@pytest.mark.parametrize("rel", [0.0, 0.2])
+def test_a_detector_stops_as_its_logged_curve_replays(data, rel):
+    from tsad_helpers.keras_tools import replay_early_stopping
+
+    params = {**SMOKE["lstm_ae"], "epochs": 8, "patience": 1, "min_rel_delta": rel}
+    det = detectors.make("lstm_ae", **params).fit(data.train)
+    rep = replay_early_stopping(det.history_["val_rec_loss"], "min", 1, rel, epochs=8)
+    assert det.epochs_run_ == rep["epochs_run"]
+    assert det.get_params()["min_rel_delta"] == rel

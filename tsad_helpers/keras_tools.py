@@ -8,6 +8,9 @@
   one-hot conditions or targets), shuffled by a seed;
 - :class:`TrackedModel`: the base of models with their own training step (named losses,
   one optimizer per trained part);
+- :class:`RelativeEarlyStopping`: Keras' early stopping where only an improvement by more
+  than a stated fraction of the best value counts, and :func:`replay_early_stopping`, the same
+  rule replayed on a logged curve;
 - :class:`EpochLog`: a callback that keeps every logged loss per epoch (and training phase)
   and writes the table atomically as CSV after each epoch;
 - :func:`predict_batches`: a model's outputs for many windows, a bounded batch at a time.
@@ -110,6 +113,63 @@ class TrackedModel(keras.Model):
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: self.trackers[name].result() for name in values}
+
+
+def is_improvement(value: float, best: float | None, mode: str, min_rel_delta: float) -> bool:
+    """Whether ``value`` beats ``best`` by more than ``min_rel_delta`` x |best| (lower is
+    better with ``mode="min"``, higher with ``"max"``); anything beats no best; NaN never does."""
+    if best is None:
+        return True
+    margin = min_rel_delta * abs(best)
+    return value < best - margin if mode == "min" else value > best + margin
+
+
+class RelativeEarlyStopping(keras.callbacks.EarlyStopping):
+    """``keras.callbacks.EarlyStopping`` (patience, best weights restored) in which an epoch
+    counts as an improvement only when it beats the best so far by more than ``min_rel_delta``
+    of the best's magnitude (Keras' own ``min_delta`` is absolute, so it would depend on the
+    scale of each loss). With ``min_rel_delta=0`` it is Keras' rule exactly. ``mode`` must be
+    "min" or "max"."""
+
+    def __init__(self, min_rel_delta: float = 0.0, **kwargs):
+        if kwargs.get("mode") not in ("min", "max"):
+            raise ValueError(f"RelativeEarlyStopping: mode must be 'min' or 'max', "
+                             f"not {kwargs.get('mode')!r}")
+        if not 0 <= min_rel_delta < 1:
+            raise ValueError(f"RelativeEarlyStopping: min_rel_delta must be in [0, 1), "
+                             f"not {min_rel_delta}")
+        super().__init__(**kwargs)
+        self.min_rel_delta = float(min_rel_delta)
+
+    def _is_improvement(self, monitor_value, reference_value):
+        best = None if reference_value is None else float(reference_value)
+        return is_improvement(float(monitor_value), best, self.mode, self.min_rel_delta)
+
+
+def replay_early_stopping(values, mode: str, patience: int, min_rel_delta: float = 0.0,
+                          epochs: int | None = None) -> dict:
+    """:class:`RelativeEarlyStopping` replayed on the monitored value of each epoch (a logged
+    curve). Returns ``epochs_run`` (None when the curve ends before the rule decides: it was
+    cut shorter than this rule would have trained), ``best_epoch`` (whose weights are kept,
+    0-based) and ``margins``: for each comparison with a best, by how much (as a fraction of
+    the best) the epoch cleared the improvement bar (>0) or missed it (<0). A margin near 0 is
+    a decision that a rounding difference can flip."""
+    values = [float(v) for v in values]
+    sign = 1.0 if mode == "min" else -1.0
+    best, wait, best_epoch, margins = None, 0, 0, []
+    budget = len(values) if epochs is None else epochs
+    for epoch, value in enumerate(values[:budget]):
+        if best is not None:
+            scale = abs(best) or 1.0  # a best of exactly 0: the plain difference
+            margins.append(sign * (best - value) / scale - min_rel_delta)
+        wait += 1
+        if is_improvement(value, best, mode, min_rel_delta):
+            best, best_epoch, wait = value, epoch, 0
+            continue
+        if wait >= patience and epoch > 0:
+            return {"epochs_run": epoch + 1, "best_epoch": best_epoch, "margins": margins}
+    done = len(values) >= budget
+    return {"epochs_run": budget if done else None, "best_epoch": best_epoch, "margins": margins}
 
 
 class EpochLog(keras.callbacks.Callback):

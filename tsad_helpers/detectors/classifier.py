@@ -57,7 +57,8 @@ class WindowClassifier(KerasWindowDetector):
     def __init__(self, window: int = 32, fit_stride: int = 1, scaling: str = "standard",
                  architecture: str = "conv", filters: int = 32, dropout: float = 0.1,
                  class_weight: str | dict | None = "balanced", batch_size: int = 64,
-                 epochs: int = 50, patience: int = 10, learning_rate: float = 1e-3,
+                 epochs: int = 50, patience: int = 10, min_rel_delta: float = 0.0,
+                 learning_rate: float = 1e-3,
                  validation_fraction: float = 0.2, random_state: int | None = 0,
                  loss_log: str | None = None, verbose: int = 0, jit_compile: bool = False):
         self.window = window
@@ -70,6 +71,7 @@ class WindowClassifier(KerasWindowDetector):
         self.batch_size = batch_size
         self.epochs = epochs
         self.patience = patience
+        self.min_rel_delta = min_rel_delta
         self.learning_rate = learning_rate
         self.validation_fraction = validation_fraction
         self.random_state = random_state

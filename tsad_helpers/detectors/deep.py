@@ -23,16 +23,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..keras_tools import EpochLog, fresh_seeded_state, history_columns, keras, tf, window_dataset
+from ..keras_tools import (EpochLog, RelativeEarlyStopping, fresh_seeded_state, history_columns,
+                           tf, window_dataset)
 from .base import Detector
 
 
 class KerasWindowDetector(Detector):
     """Base class; see the module docstring. Parameters common to all deep detectors:
     window, fit_stride, scaling ("minmax", "standard" or "robust", fitted on the training
-    series), batch_size, epochs, patience, learning_rate, validation_fraction, random_state,
-    loss_log, verbose, jit_compile (XLA for training and scoring; see ``_seed`` for its
-    trade-off with bitwise repeatability)."""
+    series), batch_size, epochs, patience, min_rel_delta (an epoch resets the patience only
+    when it beats the best validation value by more than this fraction of it; 0: Keras' rule,
+    any improvement; see :class:`tsad_helpers.keras_tools.RelativeEarlyStopping` and README's
+    "What repeats" for what it does and does not change), learning_rate, validation_fraction,
+    random_state, loss_log, verbose, jit_compile (XLA for training and scoring; see ``_seed``
+    for its trade-off with bitwise repeatability)."""
 
     uses_validation = True
 
@@ -77,8 +81,9 @@ class KerasWindowDetector(Detector):
         callbacks = [log]
         if val_ds is not None:
             monitor, mode = self._monitor(val_y)
-            callbacks.insert(0, keras.callbacks.EarlyStopping(
-                monitor=monitor, mode=mode, patience=self.patience, restore_best_weights=True))
+            callbacks.insert(0, RelativeEarlyStopping(
+                min_rel_delta=self.min_rel_delta, monitor=monitor, mode=mode,
+                patience=self.patience, restore_best_weights=True))
         self.model_.fit(train_ds, validation_data=val_ds, epochs=self.epochs, shuffle=False,
                         callbacks=callbacks, verbose=self.verbose)
         self.history_ = history_columns(log.rows)

@@ -66,7 +66,8 @@ class CNNForecaster(ReconstructionDetector):
     def __init__(self, window: int = 51, fit_stride: int = 1, scaling: str = "standard",
                  normalize_errors: bool = True, filters: tuple = (32, 32, 40),
                  dropout: float = 0.2, batch_size: int = 128, epochs: int = 50,
-                 patience: int = 3, learning_rate: float = 8e-4, lr_decay: float = 0.75,
+                 patience: int = 3, min_rel_delta: float = 0.0, learning_rate: float = 8e-4,
+                 lr_decay: float = 0.75,
                  lr_step: int = 5, validation_fraction: float = 0.2,
                  random_state: int | None = 0, loss_log: str | None = None, verbose: int = 0,
                  jit_compile: bool = False):
@@ -79,6 +80,7 @@ class CNNForecaster(ReconstructionDetector):
         self.batch_size = batch_size
         self.epochs = epochs
         self.patience = patience
+        self.min_rel_delta = min_rel_delta
         self.learning_rate = learning_rate
         self.lr_decay = lr_decay
         self.lr_step = lr_step

@@ -47,6 +47,7 @@ class LSTMAutoencoder(ReconstructionDetector):
     def __init__(self, window: int = 32, fit_stride: int = 2, scaling: str = "minmax",
                  normalize_errors: bool = True, units: int = 64, latent: int = 32,
                  batch_size: int = 64, epochs: int = 30, patience: int = 4,
+                 min_rel_delta: float = 0.0,
                  learning_rate: float = 1e-3, validation_fraction: float = 0.1,
                  random_state: int | None = 0, loss_log: str | None = None, verbose: int = 0,
                  jit_compile: bool = False):
@@ -59,6 +60,7 @@ class LSTMAutoencoder(ReconstructionDetector):
         self.batch_size = batch_size
         self.epochs = epochs
         self.patience = patience
+        self.min_rel_delta = min_rel_delta
         self.learning_rate = learning_rate
         self.validation_fraction = validation_fraction
         self.random_state = random_state
