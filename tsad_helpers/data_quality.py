@@ -103,6 +103,16 @@ def dataset_table(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def timestamp_table(items) -> pd.DataFrame:
+    """The series whose time index is not strictly increasing (NAB, loaded with
+    ``timestamps="keep"``): dataset, entity and what breaks it (``meta["timestamp_problems"]``:
+    duplicated stamps and steps back, counted, with the first data row of each)."""
+    rows = [{"dataset": ds.name, "entity": ds.entity,
+             "problems": ds.meta["timestamp_problems"]}
+            for ds in items if ds.meta.get("timestamp_problems")]
+    return pd.DataFrame(rows, columns=["dataset", "entity", "problems"])
+
+
 def type_counts(items) -> pd.DataFrame:
     """Events and points per anomaly type, for datasets whose anomalies are typed."""
     rows = []
