@@ -122,14 +122,27 @@ def is_current(stored: dict, detector: str, params: dict, profile: str, protocol
                if k not in IGNORED_PARAMS)
 
 
+def seeding(stored: dict, detector: str) -> str:
+    """How a stored run's randomness was seeded: "not-keras" for the classical detectors
+    (NumPy and scikit-learn seeds, never in question); for the deep ones the recorded scheme, or
+    "global-random" for runs stored before it was recorded, when Keras drew its seeds from
+    Python's shared random module, which a Dask worker's event loop also draws from: such a
+    run made on Dask may not repeat from its seed (README, "What repeats")."""
+    if _classical(detector):
+        return "not-keras"
+    return stored.get("seeding") or "global-random"
+
+
 def run(dataset: str, profile: str, seeds, names, out: str, client=None,
-        threads: int | None = None, runs_per_worker: int = 10) -> pd.DataFrame:
+        threads: int | None = None, runs_per_worker: int = 10,
+        rerun_unseeded: bool = False) -> pd.DataFrame:
     """Every (variant, entity, seed) of ``dataset``: the runs not stored yet are computed on
     ``client`` (a dask.distributed client, :mod:`tsad_helpers.grid`; None: compute none, only
     tabulate), each worker recycled every ``runs_per_worker`` runs; this process alone writes
     each result as it arrives. A stored run made with other parameters than today's
     (:func:`is_current`) is recomputed; without a client it is left out of the tables.
-    Returns one row per current stored run."""
+    With ``rerun_unseeded`` a deep run seeded the old way (:func:`seeding`) counts as stale
+    too, so that a client recomputes it. Returns one row per current stored run."""
     folder = REPO_ROOT / "simulation_results" / out / profile / dataset
     entities = datasets.entities(dataset)
     jobs = [(v, e, s) for v in names for e in entities for s in seeds]
@@ -145,6 +158,8 @@ def run(dataset: str, profile: str, seeds, names, out: str, client=None,
             return True
         detector, params = parse_variant(variant)
         protocol = params.pop(PROTOCOL, "train")
+        if rerun_unseeded and seeding(stored, detector) == "global-random":
+            return False
         return is_current(stored, detector, params, profile, protocol)
 
     def refused(task, exc) -> None:
@@ -194,6 +209,7 @@ def run(dataset: str, profile: str, seeds, names, out: str, client=None,
             failed.append(f"{variant} on {entity} (seed {seed}): {result['error']}")
             continue
         rows.append({"detector": variant, "entity": entity, "seed": seed,
+                     "seeding": seeding(result, parse_variant(variant)[0]),
                      "fit_seconds": result["fit_seconds"],
                      "score_seconds": result["score_seconds"],
                      # runs stored before a metric existed lack it
@@ -362,6 +378,10 @@ def main() -> None:
                              "choice with one worker, cores // workers with more)")
     parser.add_argument("--tables-only", action="store_true",
                         help="summarise the finished runs, start none")
+    parser.add_argument("--rerun-unseeded", action="store_true",
+                        help="recompute deep runs stored before their seeding was recorded "
+                             "(Keras then drew from the shared random module: such runs made "
+                             "on Dask may not repeat from their seed)")
     args = parser.parse_args()
     threads = args.threads
     if threads is None and args.workers > 1:
@@ -378,7 +398,7 @@ def main() -> None:
         for dataset in args.datasets:
             if client is not None:
                 run(dataset, args.profile, args.seeds, args.detectors, args.out, client,
-                    threads)
+                    threads, rerun_unseeded=args.rerun_unseeded)
             # the tables hold every current stored run, not only this call's selection
             tabulate(base, dataset, args, run(
                 dataset, args.profile, sorted(set(args.seeds) | {0, 1, 2}),
@@ -399,6 +419,12 @@ def tabulate(base, dataset: str, args, runs: pd.DataFrame) -> None:
     save_table(table, base / f"{dataset}_{args.profile}.csv")
     text = markdown(table, dataset, args.profile, runs["entity"].nunique(),
                     runs.attrs.get("failed"))
+    old = int((runs["seeding"] == "global-random").sum())
+    if old:
+        text += (f"\n{old} of the {int((runs['seeding'] != 'not-keras').sum())} deep runs above "
+                 "were stored before their seeding was recorded (Keras drew from the shared "
+                 "random module; made on Dask, such a run may not repeat from its seed); "
+                 "`--rerun-unseeded` recomputes them.\n")
     with atomic_path(base / f"{dataset}_{args.profile}.md") as tmp:
         tmp.write_text(text)
     print(text)

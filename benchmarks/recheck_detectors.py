@@ -8,7 +8,10 @@ Run:  TSAD_DATA_DIR=../shared/datasets python benchmarks/recheck_detectors.py \\
 
 Stored runs: simulation_results/detectors/<profile>/<dataset>/<detector>/<entity>_seed<k>.json
 (benchmarks/bench_detectors.py). Each row: the stored and rerun value of every metric of the
-benchmark tables, their largest absolute difference, and whether the epochs run agree.
+benchmark tables, their largest absolute difference, whether the epochs run agree, and how far
+the first epoch's validation loss moved (last digits: rounding, e.g. another thread count, so
+run with the stored run's ``tf_intra_op_threads`` via TF_NUM_INTRAOP_THREADS; visibly: another
+initialisation).
 """
 
 import argparse
@@ -46,10 +49,17 @@ def recheck(dataset, entities, names, profile, seed, loss_dir) -> pd.DataFrame:
                 row[f"{m}_now"] = new["metrics"][m]
             row["max_abs_diff"] = max(abs(row[f"{m}_stored"] - row[f"{m}_now"]) for m in METRICS)
             if "loss_log" in params:
-                epochs = len(pd.read_csv(params["loss_log"]))
+                now_log = pd.read_csv(params["loss_log"])
                 old_log = REPO_ROOT / stored["detector_params"]["loss_log"]
-                row["epochs_now"] = epochs
-                row["epochs_stored"] = len(pd.read_csv(old_log)) if old_log.is_file() else None
+                row["epochs_now"] = len(now_log)
+                old_log = pd.read_csv(old_log) if old_log.is_file() else None
+                row["epochs_stored"] = None if old_log is None else len(old_log)
+                # the first epoch's validation loss: rounding (threads, kernels) moves it in
+                # the last digits; another initialisation (an unseeded draw) moves it visibly
+                col = next((c for c in now_log if c.startswith("val_")), None)
+                if old_log is not None and col in old_log:
+                    a, b = float(old_log[col].iloc[0]), float(now_log[col].iloc[0])
+                    row["first_val_rel_diff"] = abs(a - b) / abs(a)
             row["fit_seconds_now"] = new["fit_seconds"]
             rows.append(row)
             print(f"{entity} {name}: vus_pr {row['vus_pr_stored']:.4f} -> {row['vus_pr_now']:.4f}"
@@ -67,12 +77,13 @@ def main() -> None:
                         default=["pca", "iforest", "transformer_ae_gan", "lstm_ae"])
     parser.add_argument("--profile", default="paper")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", help="results file suffix (default: the dataset)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         table = recheck(args.dataset, args.entities, args.detectors, args.profile, args.seed,
                         tmp)
     path = save_table(table, REPO_ROOT / "benchmarks" / "results"
-                      / f"recheck_{args.dataset}.csv")
+                      / f"recheck_{args.name or args.dataset}.csv")
     print(f"-> {path.relative_to(REPO_ROOT)}")
 
 

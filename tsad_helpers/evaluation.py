@@ -118,6 +118,7 @@ def evaluate_detector(ds, detector: str, settings: dict, profile: str, seed: int
         "score_seconds": round(score_seconds, 3),
         "epochs_run": getattr(model, "epochs_run_", None), "train_points": len(ds.train),
         "test_points": len(ds.test), "versions": package_versions(),
+        "seeding": getattr(model, "seeding_", None),  # deep detectors: how Keras was seeded
     }
 
 

@@ -56,6 +56,12 @@ def fresh_seeded_state(seed: int | None, deterministic: bool = True):
     return tf, keras
 
 
+# How a fit's randomness is seeded, recorded with stored results: "private-random" since
+# Keras draws from its own stream (_private_python_random, 2026-11-30); results without it
+# came from the shared "global-random" module and, if made on Dask, may not repeat
+SEEDING = "private-random"
+
+
 def _private_python_random(seed: int) -> None:
     """Give Keras its own Python random stream, seeded like the global one it replaces.
 

@@ -802,11 +802,98 @@ def collect_settings(paper: Paper) -> None:
     paper.value("vus_window", s["evaluate"]["vus_window"], src)
     paper.value("window", s["window"], src)
     paper.value("flagship_epochs", flag["epochs"], src)
+    paper.value("flagship_patience", flag["patience"], src)
+    paper.value("stopping_rule", stopping_rule_text(s), src)
     paper.value("flagship_width", flag["d_model"], src)
     paper.value("flagship_layers", f"{flag['encoder_layers']} + {flag['decoder_layers']}", src)
     paper.value("dev_share", f"{s['cv']['share']:.0%}", src)
     paper.value("cv_folds", s["cv"]["n_splits"], src)
     paper.value("profile_seeds", ", ".join(map(str, s["seeds"])), src)
+
+
+def stopping_rule_text(settings: dict) -> str:
+    """The early-stopping rule of the flagship and of the CV grid's deep detectors (each
+    profile value over the detector's default), as a clause of the Method section."""
+    import inspect
+
+    from . import detectors
+
+    def rule(name: str, params: dict) -> float:
+        default = inspect.signature(detectors.detector_class(name).__init__).parameters
+        return float(params.get("min_rel_delta", default["min_rel_delta"].default))
+
+    flag = rule(FLAGSHIP, settings["detectors"][FLAGSHIP])
+    text = (f"an epoch counts as better only when it beats the best validation loss by more "
+            f"than {flag:g} of it, so that improvements of rounding size decide nothing"
+            if flag else "any lower validation loss counts as better")
+    cv = settings["cv"]
+    deep = [d for d in cv["detectors"] if "min_rel_delta" in
+            inspect.signature(detectors.detector_class(d).__init__).parameters]
+    cv_rules = {rule(d, {**settings["detectors"].get(d, {}),
+                         **cv.get("detector_params", {}).get(d, {})}) for d in deep}
+    if cv_rules == {0.0} and flag:
+        text += ("; the CV grid's deep detectors, begun before this rule, keep Keras' rule "
+                 "that any improvement counts")
+    elif cv_rules and cv_rules != {flag}:
+        text += ("; the CV grid's deep detectors use "
+                 + ", ".join(f"{r:g}" for r in sorted(cv_rules)))
+    return text
+
+
+def collect_seeding(paper: Paper, folder: Path, benchmarks: Path) -> None:
+    """How many deep runs of the benchmark tables were stored before their seeding was
+    recorded (``seeding`` column of ``*_paper_runs.csv``), and what the rechecks
+    (``recheck_*.csv``, benchmarks/recheck_detectors.py) found for the deep runs they redid."""
+    runs = benchmark_runs(folder)
+    if "seeding" not in runs:
+        raise ValueError(f"{folder}: the runs tables lack the seeding column; rerun "
+                         "benchmarks/bench_detectors.py --tables-only")
+    deep = runs[runs["seeding"] != "not-keras"]
+    src = f"{folder}/*_paper_runs.csv"
+    paper.value("deep_runs", len(deep), src)
+    paper.value("deep_runs_old_seeding", int((deep["seeding"] == "global-random").sum()), src)
+    checks = [pd.read_csv(p) for p in sorted(benchmarks.glob("recheck_*.csv"))]
+    checks = pd.concat(checks, ignore_index=True) if checks else pd.DataFrame()
+    if not checks.empty:
+        from . import detectors
+
+        checks = checks[[not detectors.detector_class(d).__module__.endswith(".classic")
+                         for d in checks["detector"]]]
+    src = f"{benchmarks}/recheck_*.csv (benchmarks/recheck_detectors.py)"
+    paper.value("rechecked_deep", len(checks), src)
+    paper.value("rechecked_deep_differ",
+                int((checks["max_abs_diff"] > 0).sum()) if len(checks) else 0, src)
+
+
+def collect_stopping(paper: Paper, path: Path) -> None:
+    """How often a stored reconstruction-loss curve held an early-stopping decision within
+    1e-6 of the bar (one that rounding can flip), with Keras' rule and with the detectors'
+    default threshold (benchmarks/bench_early_stopping.py)."""
+    import inspect
+
+    from . import detectors
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run benchmarks/bench_early_stopping.py")
+    table = pd.read_csv(path)
+    table = table[table["stored_rule_matches_log"] & table["epochs_run"].notna()
+                  & (table["monitor"] == "val_rec_loss")]
+    default = inspect.signature(detectors.detector_class(FLAGSHIP).__init__).parameters[
+        "min_rel_delta"].default
+    src = f"{path.name} (benchmarks/bench_early_stopping.py)"
+
+    def share(rule):
+        rows = table[np.isclose(table["min_rel_delta"], rule)]
+        if rows.empty:
+            raise ValueError(f"{path}: no replay with min_rel_delta={rule:g}; rerun "
+                             "benchmarks/bench_early_stopping.py")
+        return rows, f"{(rows['min_margin'] < 1e-6).mean():.2%}"
+
+    rows, keras_share = share(0.0)
+    paper.value("stopping_curves", len(rows), src)
+    paper.value("stopping_fragile_keras", keras_share, src)
+    paper.value("stopping_fragile_ours", share(default)[1], src)
+    paper.value("stopping_eps", "1e-6", src)
 
 
 def collect(results=None, benchmarks=None, paper_dir=None, loss_root=None) -> Paper:
@@ -824,6 +911,8 @@ def collect(results=None, benchmarks=None, paper_dir=None, loss_root=None) -> Pa
     collect_benchmark(paper, results / "detectors", figures)
     collect_sweep(paper, benchmarks / "flagship_sweep_asd.csv")
     collect_reference(paper, benchmarks / "reference_baselines_smd.csv")
+    collect_stopping(paper, benchmarks / "early_stopping.csv")
+    collect_seeding(paper, results / "detectors", benchmarks)
     collect_synthesis(paper, results / "synthesis_protocol" / "protocol_paper.csv", published)
     collect_cv(paper, results, figures)
     collect_arms(paper, results / "paper")

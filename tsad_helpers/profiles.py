@@ -196,9 +196,13 @@ PROFILES = {
                                                    "embedding_epochs": 20,
                                                    "supervised_epochs": 20, "epochs": 30},
                                        "vae": {"epochs": 60}, "wgan_gp": {"epochs": 30}},
-                     detector_params={"transformer_ae_gan": {"epochs": 10},
-                                      "lstm_ae": {"epochs": 10},
-                                      "window_classifier": {"epochs": 20, "patience": 4}}),
+                     # min_rel_delta 0: Keras' early-stopping rule, with which this grid
+                     # began (before the detectors' default became 1e-4); kept so that one
+                     # table holds one rule
+                     detector_params={"transformer_ae_gan": {"epochs": 10, "min_rel_delta": 0.0},
+                                      "lstm_ae": {"epochs": 10, "min_rel_delta": 0.0},
+                                      "window_classifier": {"epochs": 20, "patience": 4,
+                                                            "min_rel_delta": 0.0}}),
                "seeds": [0, 1], "arm_schemes": {"timegan": ["rolling_stratified", "final"]}},
     },
 }

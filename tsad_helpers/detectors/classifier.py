@@ -57,7 +57,7 @@ class WindowClassifier(KerasWindowDetector):
     def __init__(self, window: int = 32, fit_stride: int = 1, scaling: str = "standard",
                  architecture: str = "conv", filters: int = 32, dropout: float = 0.1,
                  class_weight: str | dict | None = "balanced", batch_size: int = 64,
-                 epochs: int = 50, patience: int = 10, min_rel_delta: float = 0.0,
+                 epochs: int = 50, patience: int = 10, min_rel_delta: float = 1e-4,
                  learning_rate: float = 1e-3,
                  validation_fraction: float = 0.2, random_state: int | None = 0,
                  loss_log: str | None = None, verbose: int = 0, jit_compile: bool = False):

@@ -66,7 +66,7 @@ class CNNForecaster(ReconstructionDetector):
     def __init__(self, window: int = 51, fit_stride: int = 1, scaling: str = "standard",
                  normalize_errors: bool = True, filters: tuple = (32, 32, 40),
                  dropout: float = 0.2, batch_size: int = 128, epochs: int = 50,
-                 patience: int = 3, min_rel_delta: float = 0.0, learning_rate: float = 8e-4,
+                 patience: int = 3, min_rel_delta: float = 1e-4, learning_rate: float = 8e-4,
                  lr_decay: float = 0.75,
                  lr_step: int = 5, validation_fraction: float = 0.2,
                  random_state: int | None = 0, loss_log: str | None = None, verbose: int = 0,

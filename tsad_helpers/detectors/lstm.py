@@ -47,7 +47,7 @@ class LSTMAutoencoder(ReconstructionDetector):
     def __init__(self, window: int = 32, fit_stride: int = 2, scaling: str = "minmax",
                  normalize_errors: bool = True, units: int = 64, latent: int = 32,
                  batch_size: int = 64, epochs: int = 30, patience: int = 4,
-                 min_rel_delta: float = 0.0,
+                 min_rel_delta: float = 1e-4,
                  learning_rate: float = 1e-3, validation_fraction: float = 0.1,
                  random_state: int | None = 0, loss_log: str | None = None, verbose: int = 0,
                  jit_compile: bool = False):

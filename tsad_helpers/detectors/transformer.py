@@ -251,7 +251,7 @@ class TransformerAEGAN(ReconstructionDetector):
                  discriminator_weight: float = 0.0, score_masks: int = 6,
                  point_score: str = "mean", channel_score: str = "mean",
                  batch_size: int = 64, epochs: int = 30, patience: int = 4,
-                 min_rel_delta: float = 0.0,
+                 min_rel_delta: float = 1e-4,
                  learning_rate: float = 1e-3,
                  validation_fraction: float = 0.1, random_state: int | None = 0,
                  loss_log: str | None = None, verbose: int = 0, jit_compile: bool = False):
