@@ -135,3 +135,32 @@ def test_the_arm_table_gives_verdicts_and_the_grid_state(tmp_path):
     (tmp_path / "03_cv_plan.csv").unlink()
     with pytest.raises(FileNotFoundError, match="run notebook 03"):
         paper.collect_arms(paper.Paper(), tmp_path)
+
+
+def test_stopping_and_seeding_values_come_from_their_benchmarks(tmp_path):
+    """The threats paragraph's early-stopping and seeding counts are computed from the
+    benchmark files; a missing or older file is an error that names what to rerun."""
+
+    p = paper.Paper()
+    paper.collect_stopping(p, paper.REPO_ROOT / "benchmarks/results/early_stopping.csv")
+    replay = pd.read_csv(paper.REPO_ROOT / "benchmarks/results/early_stopping.csv")
+    rec = replay[(replay["monitor"] == "val_rec_loss") & (replay["min_rel_delta"] == 0)
+                 & replay["stored_rule_matches_log"] & replay["epochs_run"].notna()]
+    assert p.values["stopping_curves"] == str(len(rec))
+    assert p.values["stopping_fragile_keras"] == f"{(rec['min_margin'] < 1e-6).mean():.2%}"
+    with pytest.raises(FileNotFoundError, match="bench_early_stopping.py"):
+        paper.collect_stopping(p, tmp_path / "early_stopping.csv")
+
+    runs = pd.DataFrame({"detector": ["pca", "lstm_ae", "lstm_ae"], "entity": ["a"] * 3,
+                         "seed": [0, 0, 1], "seeding": ["not-keras", "global-random",
+                                                        "private-random"]})
+    runs.to_csv(tmp_path / "smd_paper_runs.csv", index=False)
+    pd.DataFrame({"detector": ["pca", "lstm_ae", "lstm_ae"],
+                  "max_abs_diff": [0.0, 0.2, 0.0]}).to_csv(tmp_path / "recheck_x.csv",
+                                                           index=False)
+    paper.collect_seeding(p, tmp_path, tmp_path)
+    assert (p.values["deep_runs"], p.values["deep_runs_old_seeding"]) == ("2", "1")
+    assert (p.values["rechecked_deep"], p.values["rechecked_deep_differ"]) == ("2", "1")
+    runs.drop(columns="seeding").to_csv(tmp_path / "smd_paper_runs.csv", index=False)
+    with pytest.raises(ValueError, match="--tables-only"):
+        paper.collect_seeding(p, tmp_path, tmp_path)
