@@ -140,7 +140,6 @@ def test_the_arm_table_gives_verdicts_and_the_grid_state(tmp_path):
 def test_stopping_and_seeding_values_come_from_their_benchmarks(tmp_path):
     """The threats paragraph's early-stopping and seeding counts are computed from the
     benchmark files; a missing or older file is an error that names what to rerun."""
-
     p = paper.Paper()
     paper.collect_stopping(p, paper.REPO_ROOT / "benchmarks/results/early_stopping.csv")
     replay = pd.read_csv(paper.REPO_ROOT / "benchmarks/results/early_stopping.csv")
