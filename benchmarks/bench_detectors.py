@@ -183,7 +183,9 @@ def run(dataset: str, profile: str, seeds, names, out: str, client=None,
             pending.append((dataset, entity, detector, profile, seed, params, variant,
                             protocol))
     if stale:
-        print(f"{dataset}: {stale} stored runs were made with other parameters: "
+        why = ("were made with other parameters or seeded the old way" if rerun_unseeded
+               else "were made with other parameters")
+        print(f"{dataset}: {stale} stored runs {why}: "
               + ("recomputing them" if client is not None else "left out of the tables"))
     # workers are recycled against Keras' memory growth; the classical detectors (NumPy and
     # scikit-learn only) run first, in one round: restarting workers every few seconds of
