@@ -387,3 +387,17 @@ def test_held_out_refit_keeps_scores_that_reproduce_its_rows(tmp_path):
     path.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="final_seed0.npz: not a held-out scores file"):
         cv_study.load_scores(path)
+
+
+def test_the_committed_cv_table_was_made_with_todays_settings():
+    """The paper profile's committed CV table resumes only with the settings that began it:
+    a changed profile (a detector's stopping rule, say) must come with a new table or an
+    explicit pin of the old setting."""
+    import json
+
+    from tsad_helpers.results import REPO_ROOT
+
+    path = REPO_ROOT / "simulation_results" / "paper" / "03_cv_runs.settings.json"
+    recorded = json.loads(path.read_text())
+    current = cv_study.fingerprint(profiles.get("paper"))
+    assert cv_study._relevant(recorded) == cv_study._relevant(current)
