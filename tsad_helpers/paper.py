@@ -811,24 +811,26 @@ def collect_settings(paper: Paper) -> None:
     paper.value("profile_seeds", ", ".join(map(str, s["seeds"])), src)
 
 
+def stopping_threshold(name: str, params: dict | None = None) -> float | None:
+    """A detector's early-stopping ``min_rel_delta`` with ``params`` over its defaults; None
+    for a detector without early stopping (the classical ones)."""
+    from . import detectors
+
+    value = detectors.make(name, **(params or {})).get_params().get("min_rel_delta")
+    return None if value is None else float(value)
+
+
 def stopping_rule_text(settings: dict) -> str:
     """The early-stopping rule of the flagship and of the CV grid's deep detectors (each
     profile value over the detector's default), as a clause of the Method section."""
-    import inspect
-
-    from . import detectors
-
-    def rule(name: str, params: dict) -> float:
-        default = inspect.signature(detectors.detector_class(name).__init__).parameters
-        return float(params.get("min_rel_delta", default["min_rel_delta"].default))
+    rule = stopping_threshold
 
     flag = rule(FLAGSHIP, settings["detectors"][FLAGSHIP])
     text = (f"an epoch counts as better only when it beats the best validation loss by more "
             f"than {flag:g} of it, so that improvements of rounding size decide nothing"
             if flag else "any lower validation loss counts as better")
     cv = settings["cv"]
-    deep = [d for d in cv["detectors"] if "min_rel_delta" in
-            inspect.signature(detectors.detector_class(d).__init__).parameters]
+    deep = [d for d in cv["detectors"] if stopping_threshold(d) is not None]
     cv_rules = {rule(d, {**settings["detectors"].get(d, {}),
                          **cv.get("detector_params", {}).get(d, {})}) for d in deep}
     if cv_rules == {0.0} and flag:
@@ -854,11 +856,8 @@ def collect_seeding(paper: Paper, folder: Path, benchmarks: Path) -> None:
     paper.value("deep_runs_old_seeding", int((deep["seeding"] == "global-random").sum()), src)
     checks = [pd.read_csv(p) for p in sorted(benchmarks.glob("recheck_*.csv"))]
     checks = pd.concat(checks, ignore_index=True) if checks else pd.DataFrame()
-    if not checks.empty:
-        from . import detectors
-
-        checks = checks[[not detectors.detector_class(d).__module__.endswith(".classic")
-                         for d in checks["detector"]]]
+    if not checks.empty:  # the deep detectors' rechecks
+        checks = checks[[stopping_threshold(d) is not None for d in checks["detector"]]]
     src = f"{benchmarks}/recheck_*.csv (benchmarks/recheck_detectors.py)"
     paper.value("rechecked_deep", len(checks), src)
     paper.value("rechecked_deep_differ",
@@ -869,17 +868,12 @@ def collect_stopping(paper: Paper, path: Path) -> None:
     """How often a stored reconstruction-loss curve held an early-stopping decision within
     1e-6 of the bar (one that rounding can flip), with Keras' rule and with the detectors'
     default threshold (benchmarks/bench_early_stopping.py)."""
-    import inspect
-
-    from . import detectors
-
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run benchmarks/bench_early_stopping.py")
     table = pd.read_csv(path)
     table = table[table["stored_rule_matches_log"] & table["epochs_run"].notna()
                   & (table["monitor"] == "val_rec_loss")]
-    default = inspect.signature(detectors.detector_class(FLAGSHIP).__init__).parameters[
-        "min_rel_delta"].default
+    default = stopping_threshold(FLAGSHIP)
     src = f"{path.name} (benchmarks/bench_early_stopping.py)"
 
     def share(rule):
