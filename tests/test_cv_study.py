@@ -2,6 +2,8 @@
 planted in the validation fold that no generator, scaler or threshold may see, resumable
 runs, failed tasks reported, Dask results equal to the serial path, and the statistics."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -191,6 +193,12 @@ def test_run_resumes_and_reports_failed_tasks(monkeypatch, tmp_path):
     assert failed[["scheme", "fold"]].values.tolist() == [["rolling_stratified", 1]]
     assert "RuntimeError: boom" in failed["error"].iloc[0]
     assert set(first["scheme"]) == {"final", "rolling_stratified"}
+    # the table's floats keep TABLE_DIGITS significant digits, and read back unchanged
+    text = table.read_text()
+    mantissas = re.findall(r"(?<![\w.])\d+\.\d+(?=[,\n])", text)
+    assert mantissas and max(len(m.replace(".", "").lstrip("0")) for m in mantissas) \
+        <= cv_study.TABLE_DIGITS
+    pd.testing.assert_frame_equal(cv_study.read_table(table), first, check_dtype=False)
     calls.clear()
     second = cv_study.run(settings, "smoke", table, serial=True, loss_root=tmp_path / "loss")
     assert calls == [("synthetic", "syn-1", "rolling_stratified", 1, 0)]  # only the failed one
@@ -207,6 +215,17 @@ def test_run_resumes_and_reports_failed_tasks(monkeypatch, tmp_path):
     assert len(third) == len(first)
     assert not third.duplicated(list(cv_study.RUN)).any()
     assert cv_study.scores_path(tmp_path / "03_cv_scores", "synthetic", "syn-1", 0).is_file()
+
+
+def test_compact_rounds_floats_to_significant_digits_and_is_stable():
+    frame = pd.DataFrame({"f1": [1 / 3, 123456.789012345, np.nan, 2.0, 1e-12 / 3],
+                          "fold": [0, 1, 2, 3, 4], "arm": list("abcde")})
+    small = cv_study.compact(frame, digits=4)
+    assert small["f1"].tolist()[:2] == [0.3333, 123500.0] and np.isnan(small["f1"][2])
+    assert small["f1"][4] == 3.333e-13
+    pd.testing.assert_frame_equal(small[["fold", "arm"]], frame[["fold", "arm"]])
+    pd.testing.assert_frame_equal(cv_study.compact(small, digits=4), small)
+    assert (frame["f1"] == 1 / 3).sum() == 1  # the input is not changed
 
 
 def test_dask_grid_equals_serial_path(tmp_path):

@@ -45,7 +45,8 @@ detector, threshold) of that fold. The design:
   anomalous windows and a ``collapsed`` flag (diversity < 10 %: samples nearly identical).
 
 Tasks run on :mod:`tsad_helpers.grid` (Dask); the driver alone writes the tidy table, after
-each task, atomically, and skips finished tasks when restarted (:func:`run`).
+each task, atomically, and skips finished tasks when restarted (:func:`run`). Its floats keep
+``TABLE_DIGITS`` significant digits (:func:`compact`): a third smaller than full precision.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ UNSUPERVISED = ("pca", "iforest", "lstm_ae", "transformer_ae_gan", "random")
 KEY = ("dataset", "entity", "scheme", "fold", "seed")
 RUN = KEY + ("arm", "ratio", "detector", "threshold_rule")
 COLLAPSE_DIVERSITY = 0.1
+TABLE_DIGITS = 10  # significant digits of the table's floats (metrics are printed with 3)
 
 
 class NoDevelopmentCut(ValueError):
@@ -615,7 +617,7 @@ def run(settings: dict, profile: str, table_path, data_dir=None, scheduler=None,
         os.environ["TSAD_DATA_DIR"] = str(Path(data_dir).resolve())
     table_path = Path(table_path)
     _check_settings(settings, table_path)
-    done = pd.read_csv(table_path, keep_default_na=True, dtype={"ratio": str}) \
+    done = compact(pd.read_csv(table_path, keep_default_na=True, dtype={"ratio": str})) \
         if table_path.is_file() else pd.DataFrame(columns=list(RUN))
     tasks, _ = plan(settings, data_dir)
     scores_root = Path(scores_root) if scores_root else table_path.parent / SCORES_DIR
@@ -640,12 +642,21 @@ def run(settings: dict, profile: str, table_path, data_dir=None, scheduler=None,
         with (nullcontext() if serial else cluster(scheduler, workers)) as client:
             for _, rows in run_tasks(client, run_fold, args, progress=progress,
                                      on_error=on_error):
-                parts.append(pd.DataFrame(rows))
+                parts.append(compact(pd.DataFrame(rows)))
                 save_table(_ordered(pd.concat(parts, ignore_index=True)), table_path,
-                           index=False)
+                           index=False, float_format=f"%.{TABLE_DIGITS}g")
     save_table(pd.DataFrame(failed, columns=[*KEY, "error"]),
                table_path.with_suffix(".failed.csv"), index=False)
     table = _ordered(pd.concat(parts, ignore_index=True)) if parts else done
+    return table
+
+
+def compact(table: pd.DataFrame, digits: int = TABLE_DIGITS) -> pd.DataFrame:
+    """``table`` with its float columns rounded to ``digits`` significant digits, so that
+    writing it (shortest round-trip text) and reading it back gives the same numbers."""
+    table = table.copy()
+    for col in table.columns[[pd.api.types.is_float_dtype(t) for t in table.dtypes]]:
+        table[col] = [float(f"{v:.{digits}g}") for v in table[col].to_numpy()]
     return table
 
 
