@@ -163,3 +163,17 @@ def test_stopping_and_seeding_values_come_from_their_benchmarks(tmp_path):
     runs.drop(columns="seeding").to_csv(tmp_path / "smd_paper_runs.csv", index=False)
     with pytest.raises(ValueError, match="--tables-only"):
         paper.collect_seeding(p, tmp_path, tmp_path)
+
+
+def test_counts_and_the_optimism_clause_read_as_english():
+    from tsad_helpers.paper import count, describe_pair, optimism_sentence
+
+    assert [count(1, "win"), count(2, "win"), count(0, "loss", "losses")] == \
+        ["1 win", "2 wins", "0 losses"]
+    assert describe_pair({"diff": -0.089, "wins": 1, "losses": 11, "p": 0.001}) == \
+        "-0.089 (1 win, 11 losses, p < 0.01)"
+    assert optimism_sentence({"pessimistic": ["kfold", "time_series_split"]}) == \
+        "every CV scheme (kfold, time_series_split) is pessimistic"
+    assert optimism_sentence({"optimistic": ["kfold"], "pessimistic": ["a", "b", "c"]}) == \
+        "kfold is optimistic; a, b and c are pessimistic"
+    assert optimism_sentence({"optimistic": ["kfold"]}) == "kfold is optimistic"

@@ -119,8 +119,28 @@ def verdict(r: dict, who: str = "the flagship") -> str:
     return f"a win for {who}" if r["diff"] > 0 else f"a loss for {who}"
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 win``, ``2 wins``, ``0 losses``."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def describe_pair(r: dict) -> str:
-    return f"{signed(r['diff'])} ({r['wins']} wins, {r['losses']} losses, {p_text(r['p'])})"
+    return (f"{signed(r['diff'])} ({count(r['wins'], 'win')}, "
+            f"{count(r['losses'], 'loss', 'losses')}, {p_text(r['p'])})")
+
+
+def optimism_sentence(kinds: dict) -> str:
+    """The schemes grouped by the sign of their optimism, as a clause: ``every CV scheme
+    (a, b) is pessimistic`` or ``a is optimistic; b and c are pessimistic``."""
+    if len(kinds) == 1 and len(next(iter(kinds.values()))) > 1:
+        kind, schemes = next(iter(kinds.items()))
+        return f"every CV scheme ({', '.join(schemes)}) is {kind}"
+    parts = []
+    for kind, schemes in sorted(kinds.items()):
+        names = schemes[0] if len(schemes) == 1 else \
+            f"{', '.join(schemes[:-1])} and {schemes[-1]}"
+        parts.append(f"{names} {'is' if len(schemes) == 1 else 'are'} {kind}")
+    return "; ".join(parts)
 
 
 # ---- collectors: one per result family ----------------------------------------------------------
@@ -339,8 +359,7 @@ def collect_cv(paper: Paper, results: Path, figures: Path) -> None:
         kind = ("pessimistic" if r["ci_high"] < 0 else "optimistic" if r["ci_low"] > 0
                 else "not distinguishable from the held-out result")
         words.setdefault(kind, []).append(r["scheme"])
-    paper.value("cv_optimism_summary", "; ".join(f"{', '.join(v)}: {k}" for k, v in
-                                                   sorted(words.items())), src)
+    paper.value("cv_optimism_summary", optimism_sentence(words), src)
     level = inspect.signature(bootstrap_ci).parameters["level"].default
     paper.value("bootstrap_level", f"{level:.0%}", "tsad_helpers.cv_report.bootstrap_ci")
     paper.table("optimism", pd.DataFrame(rows), "Optimism of each CV scheme: its AUC-PR "
