@@ -306,6 +306,27 @@ def test_critical_difference(tmp_path):
     assert nemenyi.shape == (3, 3) and path.is_file()
 
 
+def test_the_results_folder_table_is_gzipped_reproducibly_beside_its_settings(tmp_path):
+    from tsad_helpers.results import save_table
+
+    settings = tiny_settings(detectors=("random",), arms=("none",))
+    table = cv_study.table_in(tmp_path)
+    first = cv_study.run(settings, "smoke", table, serial=True, loss_root=tmp_path / "loss")
+    assert table.name == "03_cv_runs.csv.gz" and table.read_bytes()[:2] == b"\x1f\x8b"
+    assert {p.name for p in tmp_path.glob("03_cv_runs.*")} == {
+        "03_cv_runs.csv.gz", "03_cv_runs.settings.json", "03_cv_runs.failed.csv"}
+    pd.testing.assert_frame_equal(cv_study.read_table(table), first, check_dtype=False)
+    # no time stamp or file name in the gzip header: the same table gives the same bytes
+    again = save_table(first, tmp_path / "other" / "copy.csv.gz", index=False)
+    assert again.read_bytes() == save_table(first, table, index=False).read_bytes()
+    # a plain table left by an earlier version is not silently ignored or replaced
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "03_cv_runs.csv").write_text("dataset\nsynthetic\n")
+    with pytest.raises(FileExistsError, match=r"03_cv_runs.csv is an uncompressed .*gzip"):
+        cv_study.table_in(old)
+
+
 def test_cli_cv_runs_the_grid_into_the_profile_table(monkeypatch, tmp_path, capsys):
     from tsad_helpers import cli
 
@@ -318,7 +339,7 @@ def test_cli_cv_runs_the_grid_into_the_profile_table(monkeypatch, tmp_path, caps
     code = cli.main(["cv", "--profile", "smoke", "--out", str(tmp_path), "--workers", "3",
                      "--scheduler", "tcp://127.0.0.1:1"])
     assert code == 0
-    assert seen["table"] == tmp_path / "03_cv_runs.csv" and seen["workers"] == 3
+    assert seen["table"] == tmp_path / "03_cv_runs.csv.gz" and seen["workers"] == 3
     assert seen["scheduler"] == "tcp://127.0.0.1:1"
     assert "2 runs" in capsys.readouterr().out
 

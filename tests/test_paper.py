@@ -120,7 +120,7 @@ def test_arm_effects_pair_each_arm_with_none_at_the_balancing_ratio():
 def test_the_arm_table_gives_verdicts_and_the_grid_state(tmp_path):
     runs = pd.concat([_cv_runs([-0.1, -0.2, -0.05, -0.3, -0.15, -0.25]),
                       _cv_runs([-0.1] * 6, scheme="rolling_stratified")])
-    runs.to_csv(tmp_path / "03_cv_runs.csv", index=False)
+    runs.to_csv(tmp_path / "03_cv_runs.csv.gz", index=False)
     plan = runs[["dataset", "entity", "scheme", "fold", "seed"]].drop_duplicates()
     extra = plan.iloc[:1].assign(entity="syn-99")
     pd.concat([plan, extra]).to_csv(tmp_path / "03_cv_plan.csv", index=False)

@@ -134,12 +134,13 @@ def _cmd_cv(args) -> int:
     require_real_data(args.profile, args.data_dir, args.synthetic_only)
     out = results_dir(args.profile, args.out)
     loss_root = out / "loss" / "03_cv" if args.out else None  # as `run --out` does
-    table = cv_study.run(profiles.get(args.profile), args.profile, out / "03_cv_runs.csv",
+    path = cv_study.table_in(out)
+    table = cv_study.run(profiles.get(args.profile), args.profile, path,
                          data_dir=args.data_dir, scheduler=args.scheduler,
                          workers=args.workers, loss_root=loss_root, progress=lambda total: tqdm(
                              total=total, desc="CV tasks", unit="task"))
-    failed = cv_study.failed_tasks(out / "03_cv_runs.csv")
-    print(f"{len(table)} runs in {out / '03_cv_runs.csv'}; failed tasks: {len(failed)}")
+    failed = cv_study.failed_tasks(path)
+    print(f"{len(table)} runs in {path}; failed tasks: {len(failed)}")
     return 1 if len(failed) else 0
 
 

@@ -76,6 +76,8 @@ KEY = ("dataset", "entity", "scheme", "fold", "seed")
 RUN = KEY + ("arm", "ratio", "detector", "threshold_rule")
 COLLAPSE_DIVERSITY = 0.1
 TABLE_DIGITS = 10  # significant digits of the table's floats (metrics are printed with 3)
+# the runs table in a results folder, gzip-compressed (the paper profile's is ~20 MB as text)
+TABLE = "03_cv_runs.csv.gz"
 
 
 class NoDevelopmentCut(ValueError):
@@ -602,7 +604,8 @@ def _entity_folds(name, entity, settings, data_dir):
 def run(settings: dict, profile: str, table_path, data_dir=None, scheduler=None,
         workers=None, loss_root=None, serial: bool = False, progress=None,
         scores_root=None) -> pd.DataFrame:
-    """Run every task of the profile not yet in ``table_path`` (CSV) and return the whole
+    """Run every task of the profile not yet in ``table_path`` (CSV, gzip-compressed if its
+    name ends in ``.gz``) and return the whole
     table. Tasks run on a Dask cluster (``scheduler`` address, else a LocalCluster of
     ``workers`` processes), or in this process with ``serial=True``. The table is rewritten
     atomically after each task; a failed task is listed in ``<table>.failed.csv`` (rewritten
@@ -646,7 +649,7 @@ def run(settings: dict, profile: str, table_path, data_dir=None, scheduler=None,
                 save_table(_ordered(pd.concat(parts, ignore_index=True)), table_path,
                            index=False, float_format=f"%.{TABLE_DIGITS}g")
     save_table(pd.DataFrame(failed, columns=[*KEY, "error"]),
-               table_path.with_suffix(".failed.csv"), index=False)
+               _beside(table_path, ".failed.csv"), index=False)
     table = _ordered(pd.concat(parts, ignore_index=True)) if parts else done
     return table
 
@@ -660,8 +663,26 @@ def compact(table: pd.DataFrame, digits: int = TABLE_DIGITS) -> pd.DataFrame:
     return table
 
 
+def table_in(folder) -> Path:
+    """The runs table of a results folder (:data:`TABLE`). A table left uncompressed by an
+    earlier version (``03_cv_runs.csv``) is an error that says how to convert it."""
+    path = Path(folder) / TABLE
+    old = Path(folder) / TABLE.removesuffix(".gz")
+    if not path.is_file() and old.is_file():
+        raise FileExistsError(f"{old} is an uncompressed runs table from an earlier version; "
+                              f"compress it to {path.name} (gzip {old}) to read or continue it")
+    return path
+
+
+def _beside(table_path, suffix: str) -> Path:
+    """A file kept next to a table: ``03_cv_runs.csv.gz`` -> ``03_cv_runs<suffix>``."""
+    table_path = Path(table_path)
+    return table_path.with_name(
+        table_path.name.removesuffix(".gz").removesuffix(".csv") + suffix)
+
+
 def _settings_path(table_path: Path) -> Path:
-    return table_path.with_suffix(".settings.json")
+    return _beside(table_path, ".settings.json")
 
 
 def fingerprint(settings: dict) -> dict:
@@ -708,7 +729,7 @@ def read_table(table_path) -> pd.DataFrame:
 
 def failed_tasks(table_path) -> pd.DataFrame:
     """The tasks of the last :func:`run` into ``table_path`` that raised, with their errors."""
-    path = Path(table_path).with_suffix(".failed.csv")
+    path = _beside(table_path, ".failed.csv")
     return pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=[*KEY, "error"])
 
 

@@ -348,9 +348,9 @@ def read_study(out, loss_root) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(runs table, CV loss logs) of notebook 03's run for one profile: ``out`` is its
     results folder, ``loss_root`` the profile's loss folder. A missing table is an error that
     says how to make it."""
-    from .cv_study import read_table
+    from .cv_study import read_table, table_in
 
-    path = Path(out) / "03_cv_runs.csv"
+    path = table_in(out)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: run notebook 03 for this profile "
                                 "first (python -m tsad_helpers run --profile P --only 03)")

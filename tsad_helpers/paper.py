@@ -336,11 +336,14 @@ def collect_synthesis(paper: Paper, path: Path, published: pd.DataFrame) -> None
 
 
 def collect_cv(paper: Paper, results: Path, figures: Path) -> None:
+    from .cv_study import table_in
+
     folder = results / "paper"
-    runs = pd.read_csv(folder / "03_cv_runs.csv", dtype={"ratio": str},
+    path = table_in(folder)
+    runs = pd.read_csv(path, dtype={"ratio": str},
                        usecols=["dataset", "entity", "scheme", "fold", "seed"])
     tasks = runs.drop_duplicates()
-    src = str(folder / "03_cv_runs.csv")
+    src = str(path)
     paper.value("cv_tasks", len(tasks), src)
     paper.value("cv_entities", tasks[["dataset", "entity"]].drop_duplicates().shape[0], src)
     opt = pd.read_csv(folder / "03_cv_optimism_summary.csv")
@@ -439,9 +442,9 @@ def arm_effects(runs: pd.DataFrame, scheme: str, metric: str) -> pd.DataFrame:
 def collect_arms(paper: Paper, folder: Path) -> None:
     """The study's question: does an arm beat training without synthetic data on the held-out
     future (and does the honest CV scheme say so beforehand)?"""
-    from .cv_study import ARMS, FINAL, read_table
+    from .cv_study import ARMS, FINAL, read_table, table_in
 
-    path = folder / "03_cv_runs.csv"
+    path = table_in(folder)
     runs = read_table(path)
     src = str(path)
     cv_plan_status(paper, folder, runs)
@@ -496,10 +499,10 @@ def collect_arms(paper: Paper, folder: Path) -> None:
 def collect_cv_convergence(paper: Paper, folder: Path) -> None:
     """Does synthetic data make the classifier converge faster? Per arm: seconds and epochs
     to the best validation loss over the CV fits, and the Friedman test over arms."""
-    from .cv_study import read_table
+    from .cv_study import read_table, table_in
     from .loss_report import convergence_ranking, convergence_summary
 
-    path = folder / "03_cv_runs.csv"
+    path = table_in(folder)
     runs = read_table(path)
     src = str(path)
     summ = convergence_summary(runs[runs["detector"] == CLASSIFIER], by=("arm", "ratio"))

@@ -6,6 +6,8 @@ target, which is atomic on POSIX file systems.
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import math
 import os
@@ -113,10 +115,18 @@ def save_figure(fig, path, dpi: int = 110) -> Path:
 
 
 def save_table(frame, path, **to_csv) -> Path:
-    """Write a DataFrame as CSV atomically (no index unless asked)."""
+    """Write a DataFrame as CSV atomically (no index unless asked); gzip-compressed when
+    ``path`` ends in ``.gz``, with no time or file name in the gzip header, so the same table
+    gives the same bytes."""
     to_csv.setdefault("index", False)
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, **to_csv)
+        if str(path).endswith(".gz"):
+            with open(tmp, "wb") as raw, \
+                    gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed, \
+                    io.TextIOWrapper(packed, encoding="utf-8", newline="") as text:
+                frame.to_csv(text, **to_csv)
+        else:
+            frame.to_csv(tmp, **to_csv)
     return Path(path)
 
 
