@@ -19,6 +19,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# gzip level of .gz tables: on the CV runs table, level 9 takes twice as long as 6 for a file
+# 1 % smaller (level 1: a quarter of the time, 20 % larger)
+GZIP_LEVEL = 6
 
 
 def results_dir(profile: str, out_dir=None) -> Path:
@@ -122,7 +125,8 @@ def save_table(frame, path, **to_csv) -> Path:
     with atomic_path(path) as tmp:
         if str(path).endswith(".gz"):
             with open(tmp, "wb") as raw, \
-                    gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed, \
+                    gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                                  compresslevel=GZIP_LEVEL) as packed, \
                     io.TextIOWrapper(packed, encoding="utf-8", newline="") as text:
                 frame.to_csv(text, **to_csv)
         else:
