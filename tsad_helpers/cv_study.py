@@ -605,8 +605,9 @@ def run(settings: dict, profile: str, table_path, data_dir=None, scheduler=None,
         workers=None, loss_root=None, serial: bool = False, progress=None,
         scores_root=None) -> pd.DataFrame:
     """Run every task of the profile not yet in ``table_path`` (CSV, gzip-compressed if its
-    name ends in ``.gz``) and return the whole table. Tasks run on a Dask cluster (``scheduler`` address, else a LocalCluster of
-    ``workers`` processes), or in this process with ``serial=True``. The table is rewritten
+    name ends in ``.gz``) and return the whole table. Tasks run on a Dask cluster
+    (``scheduler`` address, else a LocalCluster of ``workers`` processes), or in this process
+    with ``serial=True``. The table is rewritten
     atomically after each task; a failed task is listed in ``<table>.failed.csv`` (rewritten
     at the end) with its key and error, and the others go on. ``data_dir`` is set as
     ``TSAD_DATA_DIR`` for the workers. The held-out refits keep their scores under
