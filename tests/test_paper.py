@@ -177,3 +177,12 @@ def test_counts_and_the_optimism_clause_read_as_english():
     assert optimism_sentence({"optimistic": ["kfold"], "pessimistic": ["a", "b", "c"]}) == \
         "kfold is optimistic; a, b and c are pessimistic"
     assert optimism_sentence({"optimistic": ["kfold"]}) == "kfold is optimistic"
+
+
+def test_protocol_cells_give_the_spread_over_seeds_or_over_one_seeds_repeats():
+    two = pd.DataFrame({"seed": [0, 1], "discriminative": [0.1, 0.3],
+                        "discriminative_std": [0.05, 0.07]})
+    assert paper.protocol_cell(two, "discriminative") == "0.200 ± 0.141"
+    assert paper.protocol_cell(two.iloc[:1], "discriminative") == "0.100 ± 0.050"
+    assert paper.protocol_cell(two[["seed", "discriminative"]].iloc[:1],
+                               "discriminative") == "0.100"

@@ -297,14 +297,24 @@ def collect_reference(paper: Paper, path: Path) -> None:
     paper.value("reference_machines", pca["entity"].nunique(), src)
 
 
+def protocol_cell(runs: pd.DataFrame, metric: str) -> str:
+    """One generator's protocol score over its seeds: the mean ± the standard deviation over
+    seeds, or with one seed ± that seed's spread over the metric's repeats (``<metric>_std``)."""
+    spread = seed_spread(runs, metric)
+    if spread is None and f"{metric}_std" in runs:
+        spread = float(runs[f"{metric}_std"].iloc[0])
+    mean = f3(runs[metric].mean())
+    return mean if spread is None or not np.isfinite(spread) else f"{mean} ± {f3(spread)}"
+
+
 def collect_synthesis(paper: Paper, path: Path, published: pd.DataFrame) -> None:
     t = pd.read_csv(path)
     t = t[t["budget"] == "paper"] if "budget" in t else t
     rows = []
     for (dataset, gen), g in t.groupby(["dataset", "generator"], sort=False):
         rows.append({"dataset": dataset, "generator": gen, "seeds": g["seed"].nunique(),
-                     "discriminative": f3(g["discriminative"].mean()),
-                     "predictive": f3(g["predictive"].mean()), "source": "this study"})
+                     "discriminative": protocol_cell(g, "discriminative"),
+                     "predictive": protocol_cell(g, "predictive"), "source": "this study"})
     for _, r in published[published["table"] == "timegan_protocol"].iterrows():
         dataset, gen, metric = r["quantity"].split(":")
         rows.append({"dataset": dataset, "generator": gen, "seeds": "-",
@@ -331,7 +341,9 @@ def collect_synthesis(paper: Paper, path: Path, published: pd.DataFrame) -> None
     paper.table("synthesis", frame[["dataset", "generator", "seeds", "discriminative",
                                     "predictive", "source"]],
                 "TimeGAN's protocol: discriminative score (lower is better) and predictive "
-                "score (MAE, lower is better); published rows are quoted, not rerun.",
+                "score (MAE, lower is better), mean over seeds ± the standard deviation over "
+                "seeds (for a single seed: over that seed's repeated post-hoc classifiers or "
+                "predictors); published rows are quoted, not rerun.",
                 f"{path}; paper/published.csv")
 
 
