@@ -252,3 +252,30 @@ def test_a_detector_stops_as_its_logged_curve_replays(data, rel):
     rep = replay_early_stopping(det.history_["val_rec_loss"], "min", 1, rel, epochs=8)
     assert det.epochs_run_ == rep["epochs_run"]
     assert det.get_params()["min_rel_delta"] == rel
+
+
+NATIVE_NOISE = (b"WARNING: All log messages before absl::InitializeLog() is called are written "
+                b"to STDERR\nI0000 00:00:1796582679.045702   22231 port.cc:153] oneDNN custom "
+                b"operations are on.\nE0000 00:00:1796582242.991748   19300 cuda_platform.cc:52]"
+                b" failed call to cuInit: INTERNAL: CUDA error\n")
+
+
+def test_native_tensorflow_log_lines_are_dropped_and_everything_else_kept(capfd):
+    import os
+
+    from tsad_helpers.keras_tools import native_log_filtered
+
+    with native_log_filtered():
+        os.write(2, NATIVE_NOISE + b"UserWarning: keep me\n")
+    assert capfd.readouterr().err == "UserWarning: keep me\n"
+
+
+def test_loading_tensorflow_prints_no_native_log_lines():
+    import subprocess
+    import sys
+
+    child = "import tsad_helpers.keras_tools as k; print(float(k.tf.reduce_sum(k.tf.ones(3))))"
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True,
+                          timeout=300, check=True)
+    assert done.stdout.strip() == "3.0"
+    assert "absl" not in done.stderr and "cuInit" not in done.stderr, done.stderr

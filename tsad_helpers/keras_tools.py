@@ -18,14 +18,55 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
 import time
 
 import numpy as np
 
+from .runner import strip_native_log
+
+
+@contextlib.contextmanager
+def native_log_filtered():
+    """Run a block with the process's stderr (file descriptor 2) caught, then pass on what it
+    wrote except TensorFlow's native (absl) log lines. TensorFlow 2.21 prints those while it
+    loads and probes for CUDA whatever ``TF_CPP_MIN_LOG_LEVEL`` says (the level only takes
+    effect once its logging is initialised), once per process: a wall of lines in every
+    benchmark, CLI call and Dask worker. Anything else written meanwhile (Python warnings,
+    errors) is kept and written out afterwards."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # no usable descriptor 2: nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = strip_native_log(caught.read().decode("utf-8", errors="replace"))
+            if kept:
+                sys.stderr.write(kept)
+                sys.stderr.flush()
+
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
+with native_log_filtered():
+    import keras
+    import tensorflow as tf
+
+    # the CUDA probe (and its log lines) happens here rather than at the first operation;
+    # listing devices does not fix the runtime's settings (threads stay configurable)
+    tf.config.list_physical_devices()
 
 # TensorFlow's Python logger warns on every retrace of a prediction function; grids fit
 # hundreds of small models per process, each traced afresh by design (new weights, new graph)

@@ -177,6 +177,12 @@ _NATIVE_LOG = re.compile(r"^(WARNING: All log messages before absl::InitializeLo
                          r"|[IWE]\d{4} [\d:.]+\s+\d+ \S+:\d+\])")
 
 
+def strip_native_log(text: str) -> str:
+    """``text`` without TensorFlow's native (absl) log lines; every other line kept."""
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not _NATIVE_LOG.match(line))
+
+
 def _native_log_noise(output) -> bool:
     """A stderr stream made only of TensorFlow's native (absl) log lines, which its log-level
     setting does not silence before the library initialises logging (CUDA probes, graph
