@@ -68,6 +68,19 @@ def test_confusion_table_agrees_with_metrics_evaluate(tmp_path):
     assert row["recall"] == pytest.approx(row["tp"] / 60)
     np.testing.assert_array_equal(cf.matrix(row), [[row["tn"], row["fp"]],
                                                    [row["fn"], row["tp"]]])
+    assert row["recall_seed_sd"] == 0  # the same runs under both seeds
+
+
+def test_pooled_rates_carry_their_spread_over_seeds():
+    runs = pd.DataFrame({"detector": "pca", "threshold_rule": "label_free", "arm": "none",
+                         "ratio": "0", "seed": [0, 0, 1], "tp": [3, 1, 8], "fn": [5, 3, 2],
+                         "fp": 1, "tn": 9, "events_found": 1, "events_missed": 1,
+                         "false_alarms": 0, "f1": [0.2, 0.4, 0.9], "pa_f1": 1.0})
+    row = cf.pooled(runs).iloc[0]
+    assert row["recall"] == pytest.approx(12 / 22)  # pooled over seeds: 4/12 and 8/10
+    assert row["recall_seed_sd"] == pytest.approx(np.std([4 / 12, 8 / 10], ddof=1))
+    assert row["f1_seed_sd"] == pytest.approx(np.std([0.3, 0.9], ddof=1))
+    assert np.isnan(cf.pooled(runs[runs["seed"] == 0]).iloc[0]["recall_seed_sd"])
 
 
 def test_curves_know_a_perfect_and_a_useless_detector():

@@ -91,6 +91,17 @@ def test_outcomes_rates_alarms_and_arm_fixes():
     rates = tx.alarm_rates(alarms, runs, ["arm"])
     assert rates.loc["none", "spike"] == 1 and rates.loc["vae", "near event"] == 0
     assert rates.loc["none", "flagged normal share"] == pytest.approx(2 / 159)
+    assert np.isnan(rates.loc["none", "spike_seed_sd"])  # one seed: no spread
+    # a second seed whose run without synthetic data scores as the arm did
+    again = [dict(k, seed=1, scores={"m_none": k["scores"]["m_vae"],
+                                     "m_vae": k["scores"]["m_vae"]}) for k in kept]
+    events2, alarms2, runs2 = tx.outcomes(kept + again, {("synthetic", "e"): ctx})
+    share, sd = tx.missed_by(events2[events2["arm"] == "none"], "kind")
+    assert share.loc["window_classifier", "point"] == 0.5  # missed by seed 0, found by 1
+    assert sd.loc["window_classifier", "point"] == pytest.approx(np.std([1, 0], ddof=1))
+    assert sd.loc["window_classifier", "level_shift"] == pytest.approx(np.std([0, 1], ddof=1))
+    two = tx.alarm_rates(alarms2, runs2, ["arm"])
+    assert two.loc["none", "spike"] == 1 and two.loc["none", "spike_seed_sd"] == 0
     bins = tx.magnitude_bins(events)
     assert set(bins) == {"low", "mid", "high"}
     other = dict(kept[0], labels=ctx["labels"][::-1].copy())

@@ -17,9 +17,11 @@ import pandas as pd
 
 from . import events, metrics
 from .cv_study import ARMS, load_scores
+from .results import seed_sd
 
 RUN_COLUMNS = ("dataset", "entity", "seed", "detector", "threshold_rule", "arm", "ratio")
 GROUP = ("detector", "threshold_rule", "arm", "ratio")
+RATES = ("recall", "fpr", "event_recall", "false_alarms_per_10k", "f1", "pa_f1")
 CURVE_GRID = np.linspace(0.0, 1.0, 101)
 
 
@@ -77,7 +79,9 @@ def confusion_table(kept_list) -> pd.DataFrame:
 def pooled(table: pd.DataFrame, by=GROUP) -> pd.DataFrame:
     """Counts summed over entities and seeds per group, with the rates a reader looks for:
     recall (tp / anomalous points), false-positive rate (fp / normal points), event recall,
-    false alarms per 10,000 normal points, and the mean F1 and PA-F1 over the runs."""
+    false alarms per 10,000 normal points, and the mean F1 and PA-F1 over the runs; with a
+    ``seed`` column, also each rate's spread over seeds (``<rate>_seed_sd``: the rate pooled
+    per seed, then the standard deviation over seeds; NaN with one seed)."""
     cols = ["tp", "fp", "fn", "tn", "events_found", "events_missed", "false_alarms"]
     g = table.groupby(list(by), sort=True)
     out = g[cols].sum()
@@ -89,6 +93,8 @@ def pooled(table: pd.DataFrame, by=GROUP) -> pd.DataFrame:
     out["false_alarms_per_10k"] = 1e4 * out["false_alarms"] / (out["fp"] + out["tn"]
                                                                ).replace(0, np.nan)
     out["f1"], out["pa_f1"] = g["f1"].mean(), g["pa_f1"].mean()
+    if "seed" in table and "seed" not in by:
+        out = out.join(seed_sd(pooled, table, list(by), RATES))
     return out
 
 

@@ -90,6 +90,16 @@ def f3(x) -> str:
     return "-" if x is None or not np.isfinite(x) else f"{x:.3f}"
 
 
+def with_sd(row, column: str, fmt: str = "{:.3f}") -> str:
+    """``row[column]`` formatted, then ``± row[column + "_seed_sd"]`` where that spread over
+    seeds is there and finite (one seed: the value alone)."""
+    value, sd = row[column], row.get(f"{column}_seed_sd", np.nan)
+    if value is None or not np.isfinite(value):
+        return "-"
+    text = fmt.format(value)
+    return text if sd is None or not np.isfinite(sd) else f"{text} ± {fmt.format(sd)}"
+
+
 def signed(x) -> str:
     return f"{x:+.3f}"
 
@@ -550,15 +560,16 @@ def collect_confusion(paper: Paper, folder: Path, figures: Path) -> None:
     t = t[(t["threshold_rule"] != "calibrated") & t["ratio"].isin(["balance", "0"])]
     t = t[(t["arm"] == "none") | (t["detector"] == CLASSIFIER)]
     rows = [{"detector": r["detector"], "arm": r["arm"], "runs": int(r["runs"]),
-             "recall": f3(r["recall"]), "false-positive rate": f3(r["fpr"]),
-             "event recall": f3(r["event_recall"]),
-             "false alarms / 10k": f"{r['false_alarms_per_10k']:.1f}",
-             "F1": f3(r["f1"]), "PA-F1": f3(r["pa_f1"])} for _, r in t.iterrows()]
+             "recall": with_sd(r, "recall"), "false-positive rate": with_sd(r, "fpr"),
+             "event recall": with_sd(r, "event_recall"),
+             "false alarms / 10k": with_sd(r, "false_alarms_per_10k", "{:.1f}"),
+             "F1": with_sd(r, "f1"), "PA-F1": with_sd(r, "pa_f1")} for _, r in t.iterrows()]
     paper.table("confusion", pd.DataFrame(rows), "Held-out future, counts pooled over "
                 "entities and seeds at the thresholds actually used (label-free for the "
                 "unsupervised detectors, a probability of one half for the classifier): "
                 "point-wise recall and false-positive rate, event recall, false alarms per "
-                "ten thousand normal points, and the mean F1 beside point-adjusted F1.",
+                "ten thousand normal points, and the mean F1 beside point-adjusted F1; ± the "
+                "standard deviation over seeds of each value computed per seed.",
                 str(path))
     clf = t[t["detector"] == CLASSIFIER].set_index("arm")
     paper.value("classifier_recall_cost", "", str(path))
@@ -614,7 +625,11 @@ def collect_taxonomy(paper: Paper, folder: Path, figures: Path) -> None:
     the false alarms by class, and what the classifier's arms fix or break."""
     path = _needs(folder / "06_missed_by_kind.csv", "06")
     kinds = pd.read_csv(path).set_index("detector")
-    table = kinds.map(f3).reset_index()
+    spread = _needs(folder / "06_missed_by_kind_seed_sd.csv", "06")
+    sd = pd.read_csv(spread).set_index("detector").reindex_like(kinds)
+    table = pd.DataFrame({k: [with_sd({"v": kinds.at[d, k], "v_seed_sd": sd.at[d, k]}, "v")
+                              for d in kinds.index] for k in kinds.columns},
+                         index=kinds.index).reset_index()
     epath = _needs(folder / "06_event_outcomes.csv", "06")
     ev = pd.read_csv(epath, keep_default_na=False, usecols=["dataset", "entity", "seed",
                                                            "start", "kind"])
@@ -625,7 +640,8 @@ def collect_taxonomy(paper: Paper, folder: Path, figures: Path) -> None:
     paper.table("missed_by_kind", table, "Share of the held-out events each detector misses, "
                 "by kind as labelled: the synthetic benchmark's kinds and the point and "
                 "contextual classes of the SMAP and MSL labels (SMD and ASD events have no "
-                "kind); without synthetic data, at the label-free thresholds.", str(path))
+                "kind); without synthetic data, at the label-free thresholds; ± the standard "
+                "deviation over seeds of the share per seed.", f"{path}; {spread}")
     mean = kinds.drop(index="random", errors="ignore").mean().sort_values()
     hard, easy = mean[mean == mean.max()], mean[mean == mean.min()]
     paper.value("hardest_kind", f"{', '.join(hard.index)} ({f3(mean.max())} of its events "
@@ -635,13 +651,16 @@ def collect_taxonomy(paper: Paper, folder: Path, figures: Path) -> None:
     alarms = pd.read_csv(apath)
     alarms = alarms[alarms["threshold_rule"] != "calibrated"]
     classes = [c for c in alarms.columns if c not in ("detector", "threshold_rule",
-                                                      "flagged normal share")]
-    paper.table("false_alarms", pd.concat(
-        [alarms[["detector"]], alarms[classes].map(lambda v: f"{v:.1f}"),
-         alarms[["flagged normal share"]].map(f3)], axis=1),
-        "False alarms per held-out run by class (near an event, a single spike, sustained, "
-        "other), and the share of normal points flagged; the classifier's row pools its arms.",
-        str(apath))
+                                                      "flagged normal share")
+               and not c.endswith("_seed_sd")]
+    cells = {c: [with_sd(r, c, "{:.1f}") for _, r in alarms.iterrows()] for c in classes}
+    cells["flagged normal share"] = [with_sd(r, "flagged normal share")
+                                     for _, r in alarms.iterrows()]
+    paper.table("false_alarms", pd.DataFrame({"detector": alarms["detector"].to_numpy(),
+                                              **cells}),
+                "False alarms per held-out run by class (near an event, a single spike, "
+                "sustained, other), and the share of normal points flagged; ± the standard "
+                "deviation over seeds; the classifier's row pools its arms.", str(apath))
     fpath = _needs(folder / "06_arm_fixes.csv", "06")
     fixes = pd.read_csv(fpath, dtype={"ratio": str})
     fixes = fixes[fixes["ratio"].isin(["balance", "0"])].groupby("arm")[
@@ -843,6 +862,7 @@ def collect_settings(paper: Paper) -> None:
     paper.value("dev_share", f"{s['cv']['share']:.0%}", src)
     paper.value("cv_folds", s["cv"]["n_splits"], src)
     paper.value("profile_seeds", ", ".join(map(str, s["seeds"])), src)
+    paper.value("cv_seeds", ", ".join(map(str, s["cv"]["seeds"])), src)
 
 
 def stopping_threshold(name: str, params: dict | None = None) -> float | None:

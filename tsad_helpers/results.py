@@ -160,3 +160,13 @@ def seed_spread(runs, metric: str, seed: str = "seed"):
     per-seed means of ``metric`` in ``runs`` (a DataFrame); None with fewer than two seeds."""
     means = runs.groupby(seed)[metric].mean().dropna()
     return float(means.std(ddof=1)) if len(means) >= 2 else None
+
+
+def seed_sd(summarise, table, by, columns, seed: str = "seed"):
+    """The spread over seeds of a grouped summary: ``summarise(table, [*by, seed])`` (a frame
+    indexed by those keys, e.g. counts pooled over entities) computed per seed, then the
+    standard deviation (ddof=1) of ``columns`` over the seeds of each ``by`` group, as columns
+    ``<column>_seed_sd``; NaN where a group has fewer than two seeds."""
+    per_seed = summarise(table, [*by, seed])
+    sd = per_seed[list(columns)].groupby(level=list(by)).std(ddof=1)
+    return sd.add_suffix("_seed_sd")

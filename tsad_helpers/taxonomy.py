@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import events
+from .results import seed_sd
 
 LENGTH_BINS = ((1, 1, "1"), (2, 10, "2-10"), (11, 100, "11-100"), (101, np.inf, ">100"))
 OUTCOMES = ("found", "late", "missed")
@@ -148,6 +149,16 @@ def rates(event_table: pd.DataFrame, by) -> pd.DataFrame:
     return out
 
 
+def missed_by(event_table: pd.DataFrame, column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The share of events each detector misses per ``column`` group (detector x group), and
+    its spread over seeds (the share per seed, then the standard deviation over seeds; NaN
+    with one seed or where a seed has no such event)."""
+    by = ["detector", column]
+    share = rates(event_table, by)["missed"].unstack(column)
+    sd = seed_sd(rates, event_table, by, ["missed"])["missed_seed_sd"].unstack(column)
+    return share, sd.reindex(index=share.index, columns=share.columns)
+
+
 def magnitude_bins(event_table: pd.DataFrame, q: int = 3) -> pd.Series:
     """Magnitude terciles (over the distinct events) as labels ``low``/``mid``/``high``."""
     distinct = event_table.drop_duplicates(["dataset", "entity", "start"])["magnitude"]
@@ -161,12 +172,16 @@ def magnitude_bins(event_table: pd.DataFrame, q: int = 3) -> pd.Series:
 
 def alarm_rates(alarm_table: pd.DataFrame, run_table: pd.DataFrame, by=("detector",)):
     """False alarms per class and group ``by``, per held-out run (mean count), and the mean
-    share of normal points the runs flag."""
+    share of normal points the runs flag; with a ``seed`` column, also each one's spread over
+    seeds (``<column>_seed_sd``, NaN with one seed)."""
     runs = run_table.groupby(list(by))
     counts = (alarm_table.groupby(list(by) + ["class"]).size().unstack("class")
               .reindex(columns=list(ALARM_CLASSES)).fillna(0))
     out = counts.reindex(runs.size().index).fillna(0).div(runs.size(), axis=0)
     out["flagged normal share"] = runs["flagged_normal_share"].mean()
+    if "seed" in run_table and "seed" not in by:
+        out = out.join(seed_sd(lambda runs_, by_: alarm_rates(alarm_table, runs_, by_),
+                               run_table, list(by), [*ALARM_CLASSES, "flagged normal share"]))
     return out
 
 
