@@ -186,3 +186,19 @@ def test_protocol_cells_give_the_spread_over_seeds_or_over_one_seeds_repeats():
     assert paper.protocol_cell(two.iloc[:1], "discriminative") == "0.100 ± 0.050"
     assert paper.protocol_cell(two[["seed", "discriminative"]].iloc[:1],
                                "discriminative") == "0.100"
+
+
+def test_the_selection_sentence_splits_the_chosen_seed_from_new_ones():
+    rows = []
+    for e in range(8):
+        for seed, lead in ((0, 0.1 + 0.01 * e), (1, 0.02 * (-1) ** e)):
+            rows += [{"dataset": "asd", "entity": f"e{e}", "seed": seed,
+                      "detector": paper.FLAGSHIP, "vus_pr_period": 0.5 + lead},
+                     {"dataset": "asd", "entity": f"e{e}", "seed": seed,
+                      "detector": "lstm_ae", "vus_pr_period": 0.5}]
+    runs = pd.DataFrame(rows)
+    text = paper.selection_sentence(runs, [0])
+    assert "with that seed: +0.135 (8 wins, 0 losses, p < 0.01), a win for the flagship" in text
+    assert "with seeds 1, which played no part" in text and "a tie." in text
+    assert "does not carry over to new seeds" in text
+    assert paper.selection_sentence(runs[runs["seed"] == 0], [0]) == ""
