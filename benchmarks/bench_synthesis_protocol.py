@@ -14,13 +14,16 @@ the synthetic ones (5000 batches of 128); the discriminative score averaged over
 iterations (its spread between classifiers is wide: .08 to .23 for one Stocks sample), the
 predictive one over ``pred_repeats`` = 3 (its spread is below .002). ``real`` is the
 reference row: the predictor trained on real data, and a real-vs-real discriminative score
-(two disjoint halves). Also MMD, KS and ACF distance. Results: simulation_results/<out>/<dataset>/<generator>_seed<k>.json, the table
-simulation_results/<out>/protocol_<budget>.{csv,md}; loss logs loss/<out>/<dataset>/.
+(two disjoint halves). Also MMD, KS and ACF distance. Results:
+simulation_results/<out>/<budget>/<dataset>/<generator>_seed<k>.json; the table of every
+finished run, whichever seeds a call asked for, simulation_results/<out>/protocol_<budget>.{csv,md};
+loss logs loss/<out>/<dataset>/.
 """
 
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -136,6 +139,23 @@ def table(rows: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def finished_runs(folder) -> pd.DataFrame:
+    """Every finished run under ``folder`` (``<dataset>/<generator>_seed<k>.json``), whatever
+    this call computed, so that a call for some seeds never drops the others from the table;
+    ordered by dataset, generator (the benchmark's order, then any other) and seed."""
+    order = {g: i for i, g in enumerate(["real", "timegan", "wgan_gp", "vae", "vae_mean"])}
+    rows = []
+    for path in sorted(Path(folder).glob("*/*_seed*.json")):
+        result = json.loads(path.read_text())
+        rows.append({k: v for k, v in result.items() if k not in ("params", "metric_budget")})
+    if not rows:
+        raise SystemExit(f"no finished run under {folder}: run without --tables-only first")
+    frame = pd.DataFrame(rows)
+    rank = frame["generator"].map(order).fillna(len(order))
+    return (frame.assign(_rank=rank).sort_values(["dataset", "_rank", "generator", "seed"])
+            .drop(columns="_rank").reset_index(drop=True))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", nargs="+", default=["sines", "stocks"])
@@ -148,20 +168,14 @@ def main() -> None:
                         help="build the table from the finished runs, start none")
     args = parser.parse_args()
     base = REPO_ROOT / "simulation_results" / args.out
-    rows = []
     for dataset in args.datasets:
         for generator in args.generators:
             for seed in args.seeds:
                 path = base / args.budget / dataset / f"{generator}_seed{seed}.json"
-                if not path.exists() and args.tables_only:
-                    continue
-                if not path.exists():
+                if not path.exists() and not args.tables_only:
                     print(f"{dataset} {generator} seed {seed} ...", flush=True)
                     save_json(one_run(dataset, generator, seed, args.budget, args.out), path)
-                result = json.loads(path.read_text())
-                rows.append({k: v for k, v in result.items()
-                             if k not in ("params", "metric_budget")})
-    frame = pd.DataFrame(rows)
+    frame = finished_runs(base / args.budget)
     save_table(frame, base / f"protocol_{args.budget}.csv")
     text = table(frame)
     with atomic_path(base / f"protocol_{args.budget}.md") as tmp:

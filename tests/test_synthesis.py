@@ -205,3 +205,26 @@ def test_protocol_stock_windows(real_root, tmp_path):
     (tmp_path / "TimeGAN" / "stock_data.csv").write_text("Open,High,Low\n1,2,3\n")
     with pytest.raises(DataFormatError, match="stock_data.csv: expected 6 columns"):
         stock_windows(tmp_path)
+
+
+def test_the_protocol_table_holds_every_finished_run_whatever_seeds_were_asked(tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_synthesis_protocol as protocol
+
+    for dataset, generator, seed in (("stocks", "vae", 1), ("stocks", "vae", 0),
+                                     ("stocks", "real", 0), ("sines", "timegan", 0)):
+        (tmp_path / dataset).mkdir(exist_ok=True)
+        (tmp_path / dataset / f"{generator}_seed{seed}.json").write_text(json.dumps(
+            {"dataset": dataset, "generator": generator, "seed": seed, "params": {},
+             "discriminative": 0.1}))
+    table = protocol.finished_runs(tmp_path)
+    assert table[["dataset", "generator", "seed"]].values.tolist() == [
+        ["sines", "timegan", 0], ["stocks", "real", 0], ["stocks", "vae", 0],
+        ["stocks", "vae", 1]]
+    assert "params" not in table
+    with pytest.raises(SystemExit, match="no finished run"):
+        protocol.finished_runs(tmp_path / "none")
