@@ -343,8 +343,7 @@ def protocol_cell(runs: pd.DataFrame, metric: str) -> str:
     spread = seed_spread(runs, metric)
     if spread is None and f"{metric}_std" in runs:
         spread = float(runs[f"{metric}_std"].iloc[0])
-    mean = f3(runs[metric].mean())
-    return mean if spread is None or not np.isfinite(spread) else f"{mean} ± {f3(spread)}"
+    return with_sd({metric: runs[metric].mean(), f"{metric}_seed_sd": spread}, metric)
 
 
 def collect_synthesis(paper: Paper, path: Path, published: pd.DataFrame) -> None:
