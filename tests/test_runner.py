@@ -150,3 +150,30 @@ def test_each_notebook_gets_only_the_parameters_it_declares(books, tmp_path, cap
     stamp = json.loads((out / ".01_first.done.json").read_text())
     assert set(stamp["parameters"]) == {"profile", "data_dir", "out_dir"}
     assert "unknown parameter" not in caplog.text
+
+
+NATIVE = ("E0000 00:00:1796593257.279327   17394 node_def_util.cc:682] NodeDef mentions "
+          "attribute use_unbounded_threadpool which is not in the op definition")
+
+
+def test_the_console_gets_the_kernels_errors_but_not_tensorflows_native_lines(books, tmp_path):
+    """A kernel's descriptor-2 output reaches the console (ipykernel echoes it there) less
+    TensorFlow's native lines; no plain-text-TCP warning either. Run in a fresh process so
+    the console is that process's real standard error."""
+    import subprocess
+    import sys
+
+    _notebook(books / "03_noisy.ipynb",
+              f"import os\nos.write(2, b'{NATIVE}\\nreal trouble\\n')\n"
+              f"os.write(2, b'{NATIVE}\\n')\nos.write(2, b'no newline')")
+    script = ("import sys; from pathlib import Path; from tsad_helpers import runner\n"
+              "runner.run('smoke', out=sys.argv[1], notebooks_dir=Path(sys.argv[2]), "
+              "only=['03'])\nprint('ran', file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "out"), str(books)],
+                          capture_output=True, text=True, timeout=120, cwd=runner.REPO_ROOT,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert "real trouble\n" in done.stderr and "no newline" in done.stderr
+    assert "use_unbounded_threadpool" not in done.stderr
+    assert "without encryption" not in done.stderr
+    assert done.stderr.rstrip().endswith("ran")  # the runner's own stderr is back after it

@@ -11,11 +11,15 @@ where it stopped. A failing notebook stops the run: its partial output is kept u
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
+import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,11 +110,11 @@ def execute(notebook: Path, out: Path, parameters: dict, kernel: str | None = No
 
     start = time.perf_counter()
     target = out / notebook.name
-    with atomic_path(target) as tmp:
+    with atomic_path(target) as tmp, quiet_kernel() as config:
         try:
             pm.execute_notebook(str(notebook), str(tmp), parameters=parameters,
                                 kernel_name=kernel, progress_bar=False, cwd=str(notebook.parent),
-                                log_output=False)
+                                log_output=False, config=config)
         except PapermillExecutionError as exc:
             failed = out / "failed" / notebook.name
             failed.parent.mkdir(exist_ok=True)
@@ -140,10 +144,10 @@ def refresh_stored(notebooks_dir: Path | None = None, only: list[str] | None = N
     outcomes = []
     for nb in select(discover(Path(notebooks_dir or NOTEBOOKS)), only):
         start = time.perf_counter()
-        with atomic_path(nb) as tmp:
+        with atomic_path(nb) as tmp, quiet_kernel() as config:
             try:
                 pm.execute_notebook(str(nb), str(tmp), kernel_name=kernel, progress_bar=False,
-                                    cwd=str(nb.parent))
+                                    cwd=str(nb.parent), config=config)
             except PapermillExecutionError as exc:
                 raise NotebookFailed(f"{nb.name} failed in cell [{exc.exec_count}]: "
                                      f"{exc.ename}: {exc.evalue}") from None
@@ -181,6 +185,67 @@ def strip_native_log(text: str) -> str:
     """``text`` without TensorFlow's native (absl) log lines; every other line kept."""
     return "".join(line for line in text.splitlines(keepends=True)
                    if not _NATIVE_LOG.match(line))
+
+
+def _forward_lines(source: int, target: int) -> None:
+    """Copy the lines read from descriptor ``source`` to ``target`` until end of file, less
+    TensorFlow's native log lines; a last line without a newline is passed on at the end."""
+    with open(source, "rb", buffering=0) as pipe, open(target, "wb", buffering=0) as sink:
+        pending = b""
+        while chunk := pipe.read(65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            kept = strip_native_log("".join(line.decode("utf-8", "replace") + "\n"
+                                            for line in lines))
+            if kept:
+                sink.write(kept.encode())
+        if pending and strip_native_log(pending.decode("utf-8", "replace")):
+            sink.write(pending)
+
+
+@contextlib.contextmanager
+def quiet_kernel():
+    """Settings under which a notebook kernel keeps the console readable; yields the
+    traitlets ``Config`` to give papermill.
+
+    - The kernel talks to us over Unix sockets in a private temporary folder (POSIX) rather
+      than unencrypted TCP, so ipykernel has no cause to print its plain-text-TCP warning.
+    - The kernel inherits a standard error whose lines pass through ``strip_native_log``:
+      ipykernel echoes everything written to its descriptor 2 onto the console, TensorFlow's
+      native lines included (one ``NodeDef mentions attribute use_unbounded_threadpool``
+      line per tf.data pipeline, whatever ``TF_CPP_MIN_LOG_LEVEL`` says). Every other line,
+      errors and crash reports included, reaches the console; the notebook's own outputs are
+      unaffected (``_tidy`` cleans those).
+    """
+    from traitlets.config import Config
+
+    with contextlib.ExitStack() as stack:
+        config = Config()
+        if os.name == "posix":
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="tsad-kernel-"))
+            config.KernelManager.transport = "ipc"
+            config.KernelManager.ip = os.path.join(folder, "kernel")
+        try:
+            sys.stderr.flush()
+            console = os.dup(2)
+        except (AttributeError, OSError, ValueError):  # no descriptor 2 to filter
+            yield config
+            return
+        read_end, write_end = os.pipe()
+        forwarder = threading.Thread(target=_forward_lines, args=(read_end, console),
+                                     daemon=True, name="kernel-stderr")
+        forwarder.start()
+        saved = os.dup(2)
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        try:
+            yield config
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, 2)  # closes our copy of the pipe: the forwarder reaches its end
+            os.close(saved)
+            # a process the kernel left behind may still hold the pipe; do not wait on it
+            forwarder.join(timeout=5)
 
 
 def _native_log_noise(output) -> bool:
