@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 STAMP := $(VENV)/.installed
 export PYTHONHASHSEED := 0
-export TF_CPP_MIN_LOG_LEVEL := 2
+export TF_CPP_MIN_LOG_LEVEL := 3
 export MPLBACKEND := Agg
 
 .PHONY: run test notebooks paper venv lock clean

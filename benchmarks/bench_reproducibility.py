@@ -38,7 +38,7 @@ CONFIGS = {  # name: environment variables set for the run
 
 def run(config: str, args, folder: Path) -> dict:
     out = folder / f"{len(list(folder.glob('*.json')))}.json"
-    env = {**os.environ, "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "2",
+    env = {**os.environ, "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "3",
            **CONFIGS[config]}
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "tsad_helpers", "evaluate", "--dataset", args.dataset,

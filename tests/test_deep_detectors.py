@@ -279,3 +279,23 @@ def test_loading_tensorflow_prints_no_native_log_lines():
                           timeout=300, check=True)
     assert done.stdout.strip() == "3.0"
     assert "absl" not in done.stderr and "cuInit" not in done.stderr, done.stderr
+
+
+def test_a_keras_fit_prints_no_native_error_lines_by_default():
+    """At TensorFlow's log level 2 every fit on shuffled arrays printed an ERROR-level
+    ``NodeDef mentions attribute use_unbounded_threadpool`` line; the library's default (3)
+    keeps the console to what matters. Fresh process, no level set by the caller."""
+    import os
+    import subprocess
+    import sys
+
+    child = ("import numpy as np; from tsad_helpers import fidelity\n"
+             "rng = np.random.default_rng(0)\n"
+             "real, synth = rng.random((64, 12, 2)), rng.random((64, 12, 2))\n"
+             "print(fidelity.discriminative_score(real, synth, repeats=1, steps=4, seed=0)"
+             "['mean'])")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True,
+                          timeout=300, check=True, env=env)
+    assert 0 <= float(done.stdout.strip()) <= 0.5
+    assert "NodeDef" not in done.stderr, done.stderr

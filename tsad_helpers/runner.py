@@ -211,8 +211,8 @@ def quiet_kernel():
       than unencrypted TCP, so ipykernel has no cause to print its plain-text-TCP warning.
     - The kernel inherits a standard error whose lines pass through ``strip_native_log``:
       ipykernel echoes everything written to its descriptor 2 onto the console, TensorFlow's
-      native lines included (one ``NodeDef mentions attribute use_unbounded_threadpool``
-      line per tf.data pipeline, whatever ``TF_CPP_MIN_LOG_LEVEL`` says). Every other line,
+      native lines included (with ``TF_CPP_MIN_LOG_LEVEL`` below 3, one ``NodeDef mentions
+      attribute use_unbounded_threadpool`` line per Keras fit). Every other line,
       errors and crash reports included, reaches the console; the notebook's own outputs are
       unaffected (``_tidy`` cleans those).
     """
@@ -261,7 +261,7 @@ def _native_log_noise(output) -> bool:
 def _kernel_environment(data_dir: str | None) -> None:
     """Settings the notebook kernels inherit: quiet TensorFlow, fixed hash seed, no display."""
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("MPLBACKEND", "Agg")
     if data_dir:
         os.environ["TSAD_DATA_DIR"] = str(Path(data_dir).resolve())
