@@ -117,14 +117,16 @@ def one_run(dataset, generator, seed, budget, out) -> dict:
 def table(rows: pd.DataFrame) -> str:
     lines = ["Discriminative score (|accuracy - 0.5|, lower is better) and predictive score "
              "(MAE of a next-step GRU trained on synthetic, tested on real; `real`: trained on "
-             "real) in TimeGAN's protocol; mean over seeds (± std over seeds, or for one seed "
-             "over metric repeats: 10 discriminative classifiers, 3 predictors). Published rows are quoted from the papers, not rerun.", ""]
+             "real) in TimeGAN's protocol; mean over seeds (± the standard deviation over "
+             "seeds, as in the paper; for one seed, over metric repeats: 10 discriminative "
+             "classifiers, 3 predictors); fit s: mean fit time over seeds. Published rows are "
+             "quoted from the papers, not rerun.", ""]
     head = ["dataset", "generator", "seeds", "discriminative", "predictive", "mmd", "ks_mean",
             "acf_distance", "fit s"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (dataset, gen), g in rows.groupby(["dataset", "generator"], sort=False):
         def pm(col):
-            std = g[col].std(ddof=0) if len(g) > 1 else g[f"{col}_std"].iloc[0]
+            std = g[col].std(ddof=1) if len(g) > 1 else g[f"{col}_std"].iloc[0]
             return f"{g[col].mean():.3f} ± {std:.3f}"
         lines.append(f"| {dataset} | {gen} | {len(g)} | {pm('discriminative')} | "
                      f"{pm('predictive')} | {g['mmd'].mean():.4f} | {g['ks_mean'].mean():.3f} | "

@@ -228,3 +228,24 @@ def test_the_protocol_table_holds_every_finished_run_whatever_seeds_were_asked(t
     assert "params" not in table
     with pytest.raises(SystemExit, match="no finished run"):
         protocol.finished_runs(tmp_path / "none")
+
+
+def test_the_protocol_table_gives_the_same_spread_over_seeds_as_the_paper():
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_synthesis_protocol as protocol
+
+    from tsad_helpers.paper import protocol_cell
+
+    runs = pd.DataFrame({"dataset": "stocks", "generator": "vae", "seed": [0, 1],
+                         "discriminative": [0.1, 0.2], "discriminative_std": 0.01,
+                         "predictive": [0.04, 0.04], "predictive_std": 0.001, "mmd": 0.0,
+                         "ks_mean": 0.0, "acf_distance": 0.0, "fit_seconds": [10.0, 30.0]})
+    row = next(line for line in protocol.table(runs).splitlines()
+               if line.startswith("| stocks | vae |"))
+    assert "| 0.150 ± 0.071 |" in row and row.endswith("| 20 |")  # sample SD; mean fit time
+    assert protocol_cell(runs, "discriminative") == "0.150 ± 0.071"
