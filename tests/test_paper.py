@@ -188,6 +188,22 @@ def test_protocol_cells_give_the_spread_over_seeds_or_over_one_seeds_repeats():
                                "discriminative") == "0.100"
 
 
+def test_the_tuning_sentence_splits_the_seed_a_generator_was_tuned_on_from_new_ones():
+    rows = [{"dataset": "stocks", "generator": "vae", "seed": s, "discriminative": d}
+            for s, d in ((0, 0.15), (1, 0.32), (2, 0.45))]
+    rows.append({"dataset": "sines", "generator": "vae", "seed": 1, "discriminative": 0.01})
+    runs = pd.DataFrame(rows)
+    text = paper.tuning_sentence(runs, "vae", "stocks", [0], "reconstruction weight", "sweep.py")
+    assert "chosen on Stocks with seed 0" in text
+    assert "with that seed its discriminative score is 0.150" in text
+    assert "it is 0.385 (seed 1: 0.320, seed 2: 0.450)" in text
+    assert "its best draw of 3" in text
+    runs.loc[runs["seed"] == 2, "discriminative"] = 0.10
+    text = paper.tuning_sentence(runs, "vae", "stocks", [0], "reconstruction weight", "sweep.py")
+    assert "best draw" not in text
+    assert paper.tuning_sentence(runs[runs["seed"] == 0], "vae", "stocks", [0], "w", "s") == ""
+
+
 def test_the_selection_sentence_splits_the_chosen_seed_from_new_ones():
     rows = []
     for e in range(8):
