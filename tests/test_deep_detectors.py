@@ -263,9 +263,9 @@ NATIVE_NOISE = (b"WARNING: All log messages before absl::InitializeLog() is call
 def test_native_tensorflow_log_lines_are_dropped_and_everything_else_kept(capfd):
     import os
 
-    from tsad_helpers.keras_tools import native_log_filtered
+    from tsad_helpers.runner import native_log_stripped
 
-    with native_log_filtered():
+    with native_log_stripped():
         os.write(2, NATIVE_NOISE + b"UserWarning: keep me\n")
     assert capfd.readouterr().err == "UserWarning: keep me\n"
 

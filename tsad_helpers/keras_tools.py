@@ -18,53 +18,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-import tempfile
 import time
 
 import numpy as np
 
-from .runner import strip_native_log
-
-
-@contextlib.contextmanager
-def native_log_filtered():
-    """Run a block with the process's stderr (file descriptor 2) caught, then pass on what it
-    wrote except TensorFlow's native (absl) log lines. TensorFlow 2.21 prints those while it
-    loads and probes for CUDA whatever ``TF_CPP_MIN_LOG_LEVEL`` says (the level only takes
-    effect once its logging is initialised), once per process: a wall of lines in every
-    benchmark, CLI call and Dask worker. Anything else written meanwhile (Python warnings,
-    errors) is kept and written out afterwards."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (AttributeError, OSError, ValueError):  # no usable descriptor 2: nothing to filter
-        yield
-        return
-    with tempfile.TemporaryFile() as caught:
-        os.dup2(caught.fileno(), 2)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(Exception):
-                sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            caught.seek(0)
-            kept = strip_native_log(caught.read().decode("utf-8", errors="replace"))
-            if kept:
-                sys.stderr.write(kept)
-                sys.stderr.flush()
-
+from .runner import native_log_stripped
 
 # before TensorFlow loads. Level 3 keeps only fatal native lines: at 2, TensorFlow 2.21 prints
 # an ERROR-level "NodeDef mentions attribute use_unbounded_threadpool" line for every Keras fit
 # on shuffled arrays (harmless, and a wall of lines in a benchmark); real failures still raise
 # in Python. Set TF_CPP_MIN_LOG_LEVEL=0 to see everything.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-with native_log_filtered():
+# TensorFlow 2.21 prints absl/CUDA-probe lines while it loads whatever the level says (the
+# level only takes effect once its logging is initialised): once per process, a wall of lines
+# in every benchmark, CLI call and Dask worker
+with native_log_stripped():
     import keras
     import tensorflow as tf
 

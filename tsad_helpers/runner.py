@@ -203,18 +203,49 @@ def _forward_lines(source: int, target: int) -> None:
 
 
 @contextlib.contextmanager
+def native_log_stripped():
+    """Run a block with this process's standard error (file descriptor 2, so native code and
+    child processes included) passed line by line through :func:`strip_native_log` on its way
+    to the console: TensorFlow's native (absl) log lines are dropped as they come, every other
+    line (warnings, errors, crash reports, a last line without a newline) is kept. Nothing is
+    held back until the block ends, so progress and errors stay live."""
+    try:
+        sys.stderr.flush()
+        console = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # no descriptor 2 to filter
+        yield
+        return
+    read_end, write_end = os.pipe()
+    forwarder = threading.Thread(target=_forward_lines, args=(read_end, console), daemon=True,
+                                 name="native-log-filter")
+    forwarder.start()
+    saved = os.dup(2)
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os.dup2(saved, 2)  # closes our copy of the pipe: the forwarder reaches its end
+        os.close(saved)
+        # a process started in the block (a kernel) may still hold the pipe; do not wait on it
+        forwarder.join(timeout=5)
+
+
+@contextlib.contextmanager
 def quiet_kernel():
     """Settings under which a notebook kernel keeps the console readable; yields the
     traitlets ``Config`` to give papermill.
 
     - The kernel talks to us over Unix sockets in a private temporary folder (POSIX) rather
       than unencrypted TCP, so ipykernel has no cause to print its plain-text-TCP warning.
-    - The kernel inherits a standard error whose lines pass through ``strip_native_log``:
-      ipykernel echoes everything written to its descriptor 2 onto the console, TensorFlow's
-      native lines included (with ``TF_CPP_MIN_LOG_LEVEL`` below 3, one ``NodeDef mentions
-      attribute use_unbounded_threadpool`` line per Keras fit). Every other line,
-      errors and crash reports included, reaches the console; the notebook's own outputs are
-      unaffected (``_tidy`` cleans those).
+    - The kernel inherits our standard error under :func:`native_log_stripped`: ipykernel
+      echoes everything written to its descriptor 2 onto the console, TensorFlow's native
+      lines included (with ``TF_CPP_MIN_LOG_LEVEL`` below 3, one ``NodeDef mentions
+      attribute use_unbounded_threadpool`` line per Keras fit). Every other line, errors and
+      crash reports included, reaches the console; the notebook's own outputs are unaffected
+      (``_tidy`` cleans those).
     """
     from traitlets.config import Config
 
@@ -224,28 +255,8 @@ def quiet_kernel():
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="tsad-kernel-"))
             config.KernelManager.transport = "ipc"
             config.KernelManager.ip = os.path.join(folder, "kernel")
-        try:
-            sys.stderr.flush()
-            console = os.dup(2)
-        except (AttributeError, OSError, ValueError):  # no descriptor 2 to filter
-            yield config
-            return
-        read_end, write_end = os.pipe()
-        forwarder = threading.Thread(target=_forward_lines, args=(read_end, console),
-                                     daemon=True, name="kernel-stderr")
-        forwarder.start()
-        saved = os.dup(2)
-        os.dup2(write_end, 2)
-        os.close(write_end)
-        try:
-            yield config
-        finally:
-            with contextlib.suppress(Exception):
-                sys.stderr.flush()
-            os.dup2(saved, 2)  # closes our copy of the pipe: the forwarder reaches its end
-            os.close(saved)
-            # a process the kernel left behind may still hold the pipe; do not wait on it
-            forwarder.join(timeout=5)
+        stack.enter_context(native_log_stripped())
+        yield config
 
 
 def _native_log_noise(output) -> bool:
