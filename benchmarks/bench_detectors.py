@@ -37,12 +37,17 @@ and the cross-dataset overview to simulation_results/<out>/overview_<profile>.md
 comparison of the flagship with every other detector (same entity and seed: mean difference,
 wins/losses, Wilcoxon signed-rank p) to simulation_results/<out>/paired_<profile>.md.
 ``--tables-only`` rebuilds the tables from the finished runs without starting any.
+``--rerun-unseeded`` recomputes the deep runs stored before their seeding was recorded; each
+one's stored and new metrics go to benchmarks/results/reruns_unseeded.csv before the new result
+replaces the old (``--log-reruns-since COMMIT`` fills that log, from git, for reruns made
+before it existed).
 """
 
 import argparse
 import contextlib
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -133,6 +138,61 @@ def seeding(stored: dict, detector: str) -> str:
     return stored.get("seeding") or "global-random"
 
 
+RERUNS = "benchmarks/results/reruns_unseeded.csv"  # under REPO_ROOT
+RERUN_KEYS = ["dataset", "variant", "entity", "seed"]
+
+
+def rerun_row(old: dict, new: dict) -> dict:
+    """A recomputed old-seeded run beside what was stored: every metric before and now, and
+    the largest absolute difference over them (0: the run repeated from its seed)."""
+    row = {"dataset": new["dataset"], "variant": new.get("variant", new["detector"]),
+           "entity": new["entity"], "seed": new["seed"]}
+    diffs = []
+    for k in COLUMNS:
+        before, now = old["metrics"].get(k, np.nan), new["metrics"].get(k, np.nan)
+        row[f"{k}_stored"], row[f"{k}_now"] = before, now
+        if np.isfinite(before) and np.isfinite(now):
+            diffs.append(abs(now - before))
+    row["max_abs_diff"] = max(diffs) if diffs else np.nan
+    return row
+
+
+def log_reruns(rows: list) -> None:
+    """Append rerun rows to :data:`RERUNS` (atomically); a run logged before keeps its first
+    row, the comparison with the original unseeded result."""
+    if not rows:
+        return
+    path = REPO_ROOT / RERUNS
+    old = pd.read_csv(path) if Path(path).exists() else pd.DataFrame()
+    table = pd.concat([old, pd.DataFrame(rows)], ignore_index=True)
+    save_table(table.drop_duplicates(RERUN_KEYS, keep="first"), path)
+
+
+def reruns_since(folder, commit: str) -> list:
+    """Rerun rows for the runs under ``folder`` (a git-tracked results folder) that are seeded
+    now but were stored unseeded at ``commit`` with the same detector settings (the loss log's
+    path aside; a setting the old result predates counts as its default, as in
+    :func:`is_current`): what the reruns made since then changed."""
+    import subprocess
+
+    rows = []
+    for path in sorted(Path(folder).glob("*/*_seed*.json")):
+        new = json.loads(path.read_text())
+        if "error" in new or seeding(new, new["detector"]) in ("not-keras", "global-random"):
+            continue
+        rel = path.relative_to(REPO_ROOT).as_posix()
+        shown = subprocess.run(["git", "show", f"{commit}:{rel}"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, check=False)
+        if shown.returncode:
+            continue  # not stored at that commit
+        old = json.loads(shown.stdout)
+        before, now = old.get("detector_params", {}), new.get("detector_params", {})
+        same = all(before[k] == now[k] for k in set(before) & set(now) if k != "loss_log")
+        if "error" not in old and seeding(old, old["detector"]) == "global-random" and same:
+            rows.append(rerun_row(old, new))
+    return rows
+
+
 def run(dataset: str, profile: str, seeds, names, out: str, client=None,
         threads: int | None = None, runs_per_worker: int = 10,
         rerun_unseeded: bool = False) -> pd.DataFrame:
@@ -201,7 +261,12 @@ def run(dataset: str, profile: str, seeds, names, out: str, client=None,
                 on_error=refused):
             result["variant"] = variant
             result["tf_intra_op_threads"] = threads
-            save_json(result, path(variant, entity, seed))
+            target = path(variant, entity, seed)
+            stored = json.loads(target.read_text()) if target.exists() else {}
+            if rerun_unseeded and "metrics" in stored and \
+                    seeding(stored, stored["detector"]) == "global-random":
+                log_reruns([rerun_row(stored, result)])  # before the result replaces it
+            save_json(result, target)
     rows, failed = [], []
     for variant, entity, seed in jobs:
         if not current(variant, entity, seed):
@@ -384,6 +449,10 @@ def main() -> None:
                         help="recompute deep runs stored before their seeding was recorded "
                              "(Keras then drew from the shared random module: such runs made "
                              "on Dask may not repeat from their seed)")
+    parser.add_argument("--log-reruns-since", metavar="COMMIT",
+                        help="log (in benchmarks/results/reruns_unseeded.csv) the runs of "
+                             "--datasets that were stored unseeded at COMMIT and have been "
+                             "recomputed since, with the same settings; start none")
     args = parser.parse_args()
     threads = args.threads
     if threads is None and args.workers > 1:
@@ -394,6 +463,13 @@ def main() -> None:
     for name in args.detectors:
         parse_variant(name)
     base = REPO_ROOT / "simulation_results" / args.out
+    if args.log_reruns_since:
+        for dataset in args.datasets:
+            rows = reruns_since(base / args.profile / dataset, args.log_reruns_since)
+            log_reruns(rows)
+            print(f"{dataset}: {len(rows)} reruns since {args.log_reruns_since} logged in "
+                  f"{RERUNS}")
+        return
     with contextlib.ExitStack() as stack:
         client = None if args.tables_only else stack.enter_context(
             grid.cluster(args.scheduler, args.workers))

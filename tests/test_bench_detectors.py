@@ -188,3 +188,40 @@ def test_deep_runs_record_their_seeding_and_old_ones_can_be_rerun(tmp_path, monk
     runs = bench.run("synthetic", "smoke", [0], ["lstm_ae", "pca"], "bench",
                      rerun_unseeded=True)
     assert list(runs["detector"]) == ["pca"]
+    # with a client it is recomputed, and the log keeps what was stored beside what came out
+    stored["metrics"]["vus_pr"] = -1.0
+    path.write_text(json.dumps(stored))
+    with grid.cluster(workers=1) as client:
+        runs = bench.run("synthetic", "smoke", [0], ["lstm_ae", "pca"], "bench", client,
+                         rerun_unseeded=True)
+    assert dict(zip(runs["detector"], runs["seeding"]))["lstm_ae"] == "private-random"
+    log = pd.read_csv(tmp_path / bench.RERUNS)
+    assert list(log["variant"]) == ["lstm_ae"] and log["vus_pr_stored"].item() == -1.0
+    assert log["vus_pr_now"].item() == json.loads(path.read_text())["metrics"]["vus_pr"]
+    assert log["max_abs_diff"].item() >= 1.0
+
+
+def test_reruns_since_a_commit_compare_the_unseeded_original_with_its_rerun(tmp_path,
+                                                                          monkeypatch):
+    import json
+    import subprocess
+
+    monkeypatch.setattr(bench, "REPO_ROOT", tmp_path)
+    folder = tmp_path / "results" / "smd"
+    path = folder / "lstm_ae" / "m-1_seed0.json"
+    path.parent.mkdir(parents=True)
+    old = {"dataset": "smd", "detector": "lstm_ae", "entity": "m-1", "seed": 0,
+           "detector_params": {"units": 8, "loss_log": "a.csv"}, "metrics": {"vus_pr": 0.5}}
+    path.write_text(json.dumps(old))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(git + ["add", "."], cwd=tmp_path, check=True)
+    subprocess.run(git + ["commit", "-qm", "old"], cwd=tmp_path, check=True)
+    new = {**old, "seeding": "private-random", "metrics": {"vus_pr": 0.6},
+           "detector_params": {"units": 8, "loss_log": "b.csv", "min_rel_delta": 1e-4}}
+    path.write_text(json.dumps(new))
+    rows = bench.reruns_since(folder, "HEAD")
+    assert len(rows) == 1 and rows[0]["vus_pr_stored"] == 0.5 and rows[0]["vus_pr_now"] == 0.6
+    assert rows[0]["max_abs_diff"] == pytest.approx(0.1)
+    path.write_text(json.dumps({**new, "detector_params": {"units": 16}}))
+    assert bench.reruns_since(folder, "HEAD") == []  # other settings: not a rerun

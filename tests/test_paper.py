@@ -204,6 +204,17 @@ def test_the_tuning_sentence_splits_the_seed_a_generator_was_tuned_on_from_new_o
     assert paper.tuning_sentence(runs[runs["seed"] == 0], "vae", "stocks", [0], "w", "s") == ""
 
 
+def test_the_reruns_sentence_counts_repeated_runs_and_how_far_the_others_moved(tmp_path):
+    path = tmp_path / "reruns.csv"
+    assert paper.reruns_sentence(path) == ""
+    pd.DataFrame({"vus_pr_period_stored": [0.5, 0.4, 0.3, 0.2],
+                  "vus_pr_period_now": [0.5, 0.4 + 1e-17, 0.35, 0.1],
+                  "max_abs_diff": [0.0, 1e-17, 0.05, 0.1]}).to_csv(path, index=False)
+    text = paper.reruns_sentence(path)
+    assert "Another 4 runs" in text and "2 came out the same in every metric" in text
+    assert "in the other 2 the VUS-PR moved by a median of 0.075 (at most 0.100)" in text
+
+
 def test_the_selection_sentence_splits_the_chosen_seed_from_new_ones():
     rows = []
     for e in range(8):

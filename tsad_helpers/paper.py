@@ -980,6 +980,32 @@ def collect_seeding(paper: Paper, folder: Path, benchmarks: Path) -> None:
     paper.value("rechecked_deep", len(checks), src)
     paper.value("rechecked_deep_differ",
                 int((checks["max_abs_diff"] > 0).sum()) if len(checks) else 0, src)
+    paper.value("reruns_sentence", reruns_sentence(benchmarks / "reruns_unseeded.csv"),
+                f"{benchmarks}/reruns_unseeded.csv (benchmarks/bench_detectors.py "
+                "--rerun-unseeded, --log-reruns-since)")
+
+
+RERUN_SAME = 1e-9  # below this every metric counts as repeated (summation-order rounding)
+
+
+def reruns_sentence(path: Path, metric: str = "vus_pr_period") -> str:
+    """What recomputing old-seeded deep runs in fresh processes changed (the reruns replace
+    the stored results in the tables): how many came out the same in every metric, and how
+    far the others moved ``metric``. Empty without a log."""
+    if not Path(path).is_file():
+        return ""
+    t = pd.read_csv(path)
+    if t.empty:
+        return ""
+    same = t["max_abs_diff"] < RERUN_SAME
+    moved = (t[f"{metric}_now"] - t[f"{metric}_stored"]).abs()[~same]
+    text = (f" Another {len(t)} runs of that time have been recomputed in fresh processes and "
+            f"replaced in the tables (they are not among the ones counted above): "
+            f"{int(same.sum())} came out the same in every metric")
+    if len(moved):
+        text += (f"; in the other {len(moved)} the VUS-PR moved by a median of "
+                 f"{f3(moved.median())} (at most {f3(moved.max())})")
+    return text + "."
 
 
 def collect_stopping(paper: Paper, path: Path) -> None:
