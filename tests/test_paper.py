@@ -197,10 +197,10 @@ def test_the_tuning_sentence_splits_the_seed_a_generator_was_tuned_on_from_new_o
     assert "chosen on Stocks with seed 0" in text
     assert "with that seed its discriminative score is 0.150" in text
     assert "it is 0.385 (seed 1: 0.320, seed 2: 0.450)" in text
-    assert "its best draw of 3" in text
+    assert "gives its best score of the 3 seeds" in text
     runs.loc[runs["seed"] == 2, "discriminative"] = 0.10
     text = paper.tuning_sentence(runs, "vae", "stocks", [0], "reconstruction weight", "sweep.py")
-    assert "best draw" not in text
+    assert "best score" not in text
     assert paper.tuning_sentence(runs[runs["seed"] == 0], "vae", "stocks", [0], "w", "s") == ""
 
 

@@ -374,7 +374,8 @@ def tuning_sentence(runs: pd.DataFrame, generator: str, dataset: str, chosen_see
     best = g[chosen][metric].max() < new[metric].min() if worse else \
         g[chosen][metric].min() > new[metric].max()
     if best:
-        text += f" The seed it was tuned with is its best draw of {g['seed'].nunique()}."
+        text += (f" The seed it was tuned with gives its best score of the "
+                 f"{g['seed'].nunique()} seeds.")
     return text
 
 
