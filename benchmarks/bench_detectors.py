@@ -175,6 +175,10 @@ def reruns_since(folder, commit: str) -> list:
     :func:`is_current`): what the reruns made since then changed."""
     import subprocess
 
+    known = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"],
+                           cwd=REPO_ROOT, capture_output=True, check=False)
+    if known.returncode:
+        raise SystemExit(f"--log-reruns-since: {commit!r} is not a commit of {REPO_ROOT}")
     rows = []
     for path in sorted(Path(folder).glob("*/*_seed*.json")):
         new = json.loads(path.read_text())

@@ -225,3 +225,5 @@ def test_reruns_since_a_commit_compare_the_unseeded_original_with_its_rerun(tmp_
     assert rows[0]["max_abs_diff"] == pytest.approx(0.1)
     path.write_text(json.dumps({**new, "detector_params": {"units": 16}}))
     assert bench.reruns_since(folder, "HEAD") == []  # other settings: not a rerun
+    with pytest.raises(SystemExit, match="'nosuch' is not a commit"):
+        bench.reruns_since(folder, "nosuch")
