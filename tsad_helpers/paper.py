@@ -370,8 +370,8 @@ def tuning_sentence(runs: pd.DataFrame, generator: str, dataset: str, chosen_see
             f"(`{source}`), so its {dataset.capitalize()} row is tuned on the data it is scored "
             f"on: with that seed its {metric} score is {f3(g[chosen][metric].mean())}; with the "
             f"seeds that played no part in the choice it is {f3(new[metric].mean())} ({each}).")
-    worse = metric in ("discriminative", "predictive")  # lower is better for both
-    best = g[chosen][metric].max() < new[metric].min() if worse else \
+    lower_better = metric in ("discriminative", "predictive")
+    best = g[chosen][metric].max() < new[metric].min() if lower_better else \
         g[chosen][metric].min() > new[metric].max()
     if best:
         text += (f" The seed it was tuned with gives its best score of the "
