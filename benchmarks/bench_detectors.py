@@ -209,7 +209,8 @@ def run(dataset: str, profile: str, seeds, names, out: str, client=None,
     too, so that a client recomputes it. Returns one row per current stored run."""
     folder = REPO_ROOT / "simulation_results" / out / profile / dataset
     entities = datasets.entities(dataset)
-    jobs = [(v, e, s) for v in names for e in entities for s in seeds]
+    jobs = [(v, e, s) for v in names for e in entities
+            for s in (seeds if stochastic(v) else [0])]
 
     def path(variant, entity, seed):
         return folder / variant / f"{entity.replace('/', '__')}_seed{seed}.json"
@@ -291,8 +292,16 @@ def run(dataset: str, profile: str, seeds, names, out: str, client=None,
 
 
 def _classical(detector: str) -> bool:
-    """Whether ``detector`` is one of the classical ones (no Keras model to leak memory)."""
-    return detectors.detector_class(detector).__module__.endswith(".classic")
+    """Whether ``detector`` is one of the classical or statistical ones (no Keras model to
+    leak memory)."""
+    return detectors.detector_class(detector).__module__.endswith((".classic", ".statistical"))
+
+
+def stochastic(variant: str) -> bool:
+    """Whether a variant's detector draws random numbers (has a ``random_state``); the others
+    give the same result for every seed, so they run once, as seed 0."""
+    detector, _ = parse_variant(variant)
+    return "random_state" in detectors.detector_class(detector)._get_param_names()
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:

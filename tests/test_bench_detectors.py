@@ -96,6 +96,17 @@ def test_run_evaluates_on_the_grid_and_resumes(tmp_path, monkeypatch):
     assert {f: f.stat().st_mtime_ns for f in files} == stamp  # finished runs not redone
 
 
+def test_deterministic_detectors_run_once_stochastic_ones_per_seed(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(bench.datasets, "entities", lambda name: ["syn-1"])
+    assert bench.stochastic("random") and bench.stochastic("pca-reference")
+    assert not bench.stochastic("arima") and not bench.stochastic("garch")
+    with grid.cluster(workers=1) as client:
+        runs = bench.run("synthetic", "smoke", [0, 1], ["random", "garch"], "bench", client)
+    assert sorted(zip(runs["detector"], runs["seed"])) == [
+        ("garch", 0), ("random", 0), ("random", 1)]
+
+
 def test_a_stored_run_with_other_parameters_is_stale():
     from tsad_helpers import profiles
 

@@ -66,6 +66,12 @@ def _detectors(window: int, fit_stride: int, epochs: int, patience: int, width: 
                               "patience": 2 if small else 10},
         "iforest": {"window": window // 2, "fit_stride": forest_stride, "n_estimators": trees},
         "pca": {"window": window // 2, "fit_stride": pca_stride},
+        # per-channel statistical models at their defaults (63 points of history per scored
+        # point, training windows overlapping by half); smoke: short windows, small fits
+        "arima": ({"window": window, "fit_stride": window // 2, "select_points": 500,
+                   "max_fit_points": 1000} if small else {}),
+        "garch": ({"window": window, "fit_stride": window // 2, "max_fit_points": 1000}
+                  if small else {}),
         "random": {},
     }
 

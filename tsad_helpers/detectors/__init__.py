@@ -8,8 +8,8 @@ scratch. See :mod:`tsad_helpers.detectors.base` for the contract.
 
 Registered: ``transformer_ae_gan`` (masked, contrastive, adversarial Transformer
 autoencoder), ``lstm_ae``, ``cnn_forecaster`` (next-step forecast error),
-``window_classifier`` (supervised), ``iforest``, ``pca``,
-``random``. The Keras ones import TensorFlow only when made.
+``window_classifier`` (supervised), ``iforest``, ``pca``, ``arima`` and ``garch``
+(per-channel statistical models: statsmodels, arch), ``random``. The Keras ones import TensorFlow only when made.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ REGISTRY = Registry(__name__, "detector", {
     "window_classifier": "classifier:WindowClassifier",
     "iforest": "classic:IsolationForestDetector",
     "pca": "classic:PCADetector",
+    "arima": "statistical:ARIMADetector",
+    "garch": "statistical:GARCHDetector",
     "random": "classic:RandomDetector",
 })
 
