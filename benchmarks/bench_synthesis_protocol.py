@@ -2,8 +2,9 @@
 numbers. Resumable: one JSON per (dataset, generator, seed).
 
 Run:  TSAD_DATA_DIR=../shared/datasets python benchmarks/bench_synthesis_protocol.py \\
-          [--datasets sines stocks] [--generators real timegan wgan_gp vae vae_mean] [--seeds 0] \\
-          [--budget paper|smoke] [--out synthesis_protocol] [--tables-only]
+          [--datasets sines stocks] [--seeds 0] [--budget paper|smoke] \\
+          [--generators real timegan wgan_gp doppelganger vae vae_mean] \\
+          [--out synthesis_protocol] [--tables-only]
 
 Protocol (Yoon et al. 2019, reference code): sequences of 24 steps min-max scaled to [0, 1]
 (tsad_helpers.synthesis.protocol); as many synthetic sequences as real ones; discriminative
@@ -52,9 +53,12 @@ PUBLISHED = published()
 # (4 x features), 3 GRU layers, batch 128, 50,000 iterations per phase, which a CPU budget cuts
 # to 100 + 100 + 150 epochs), "smoke" the smoke profile's generators.
 SETTINGS = {
-    "paper": {"timegan": {}, "wgan_gp": {}, "vae": {}, "vae_mean": {"observation_noise": False}},
+    "paper": {"timegan": {}, "wgan_gp": {}, "vae": {}, "vae_mean": {"observation_noise": False},
+              "doppelganger": {}},
     "smoke": {**{k: v for k, v in profiles.get("smoke")["synthesis"]["generators"].items()
                  if k in ("timegan", "wgan_gp", "vae")},
+              "doppelganger": {"hidden": 16, "attr_hidden": 16, "critic_hidden": 32,
+                               "epochs": 3},
               "vae_mean": {**profiles.get("smoke")["synthesis"]["generators"]["vae"],
                            "observation_noise": False}},
 }
@@ -145,7 +149,8 @@ def finished_runs(folder) -> pd.DataFrame:
     """Every finished run under ``folder`` (``<dataset>/<generator>_seed<k>.json``), whatever
     this call computed, so that a call for some seeds never drops the others from the table;
     ordered by dataset, generator (the benchmark's order, then any other) and seed."""
-    order = {g: i for i, g in enumerate(["real", "timegan", "wgan_gp", "vae", "vae_mean"])}
+    order = {g: i for i, g in enumerate(["real", "timegan", "wgan_gp", "doppelganger", "vae",
+                                         "vae_mean"])}
     rows = []
     for path in sorted(Path(folder).glob("*/*_seed*.json")):
         result = json.loads(path.read_text())
@@ -162,7 +167,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", nargs="+", default=["sines", "stocks"])
     parser.add_argument("--generators", nargs="+",
-                        default=["real", "timegan", "wgan_gp", "vae", "vae_mean"])
+                        default=["real", "timegan", "wgan_gp", "doppelganger", "vae",
+                                 "vae_mean"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--budget", choices=sorted(SETTINGS), default="paper")
     parser.add_argument("--out", default="synthesis_protocol")

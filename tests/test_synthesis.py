@@ -12,6 +12,8 @@ TINY = {
     "timegan": {"hidden": 8, "layers": 1, "embedding_epochs": 1, "supervised_epochs": 1,
                 "epochs": 1, "batch_size": 32},
     "wgan_gp": {"hidden": 8, "epochs": 1, "n_critic": 2, "batch_size": 32},
+    "doppelganger": {"hidden": 8, "attr_hidden": 8, "critic_hidden": 8, "sample_len": 5,
+                     "epochs": 1, "batch_size": 32},
     "vae": {"hidden": 8, "epochs": 2, "batch_size": 32},
     "injection": {},
     "smote": {},
@@ -41,7 +43,7 @@ def test_registry_errors():
 def test_contract(name, windows, tmp_path):
     x, y = windows
     params = dict(TINY[name])
-    if name in ("timegan", "wgan_gp", "vae"):
+    if name in ("timegan", "wgan_gp", "vae", "doppelganger"):
         params["loss_log"] = str(tmp_path / "loss.csv")
     gen = synthesis.make(name, **params)
     with pytest.raises(RuntimeError, match="not fitted"):
@@ -144,6 +146,23 @@ def test_injection_changes_only_the_reported_steps(windows):
         synthesis.make("injection", kinds=("spike",)).fit(x)
     with pytest.raises(ValueError, match="label must be None or 1"):
         gen.sample(3, label=0)
+
+
+def test_doppelganger_draws_both_levels_of_its_windows():
+    """Its auto-normalisation: windows around two far-apart levels are drawn at both, not at
+    the midpoint between them (the collapse the paper's min/max attributes prevent)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(12)
+    level = np.where(rng.random(200) < 0.5, 0.0, 10.0)
+    x = np.sin(2 * np.pi * (t[None] + rng.integers(0, 12, (200, 1))) / 6) + level[:, None]
+    x = (x[..., None] + rng.normal(0, 0.05, (200, 12, 1))).astype(np.float32)
+    gen = synthesis.make("doppelganger", hidden=16, attr_hidden=16, critic_hidden=32,
+                         sample_len=3, epochs=300, batch_size=50).fit(x)
+    means = gen.sample(400).mean(axis=(1, 2))
+    assert 0.3 < (means > 5).mean() < 0.7
+    assert ((means > 2) & (means < 8)).mean() < 0.2
+    with pytest.raises(ValueError, match=r"sample_len must be an integer in \[1, 12\]"):
+        synthesis.make("doppelganger", sample_len=13, epochs=1).fit(x)
 
 
 def test_vae_is_conditional(windows):

@@ -4,7 +4,9 @@ returning float32[n, L, C]. They follow scikit-learn's estimator contract (param
 ``__init__``, learned state ending in ``_``, ``random_state``).
 
 Registered: ``timegan`` (Yoon et al. 2019, optionally behind a PCA projection), ``wgan_gp``
-(conditional Wasserstein GAN with gradient penalty), ``vae`` (TimeVAE-style, conditional),
+(conditional Wasserstein GAN with gradient penalty), ``doppelganger`` (Lin et al. 2020: an
+LSTM emitting several steps at a time, auto-normalised windows, an auxiliary critic),
+``vae`` (TimeVAE-style, conditional),
 ``injection`` (typed anomalies injected into real normal windows), ``smote`` and
 ``oversample`` (imbalanced-learn over flattened windows). The Keras ones import TensorFlow
 only when made. A refit starts from scratch: every fitted attribute is dropped first.
@@ -18,6 +20,7 @@ from .base import Synthesizer
 REGISTRY = Registry(__name__, "generator", {
     "timegan": "timegan:TimeGAN",
     "wgan_gp": "wgan:WGANGP",
+    "doppelganger": "doppelganger:DoppelGANger",
     "vae": "vae:TimeVAE",
     "injection": "injection:AnomalyInjector",
     "smote": "resampling:SMOTESynthesizer",
