@@ -154,3 +154,89 @@ def test_input_errors(name, series):
     det.fit(train[:600])
     with pytest.raises(ValueError, match="2 channels, but fitted on 3"):
         det.decision_function(test[:, :2])
+
+
+@pytest.fixture(scope="module")
+def daily():
+    """Four days of one-minute points with a daily cycle and a slow trend (two channels,
+    one of them constant), then two days of test."""
+    rng = np.random.default_rng(0)
+    t = np.arange(6 * 1440)
+    x = np.c_[np.sin(2 * np.pi * t / 1440) + t / 5000 + rng.normal(0, 0.1, len(t)),
+              np.full(len(t), 2.0)]
+    return x[:4 * 1440], x[4 * 1440:]
+
+
+@pytest.fixture(scope="module")
+def prophet(daily):
+    return detectors.make("prophet").fit(daily[0])
+
+
+def test_prophet_residuals_are_prophets_own(daily, prophet):
+    import pandas as pd
+    from prophet import Prophet
+
+    train, test = daily
+    z = prophet.scaler_.transform(np.r_[train, test]).astype(np.float64)[:, 0]
+    times = pd.Timestamp("2000-01-01") + pd.Timedelta("1min") * np.arange(len(z))
+    model = Prophet(uncertainty_samples=0).fit(pd.DataFrame({"ds": times[:len(train)],
+                                                             "y": z[:len(train)]}))
+    yhat = model.predict(pd.DataFrame({"ds": times}))["yhat"].to_numpy()
+    var = np.var(z[:len(train)] - yhat[:len(train)])
+    expected = ((z[len(train):] - yhat[len(train):]) ** 2 / var
+                + prophet.scaler_.transform(test)[:, 1] ** 2) / 2
+    np.testing.assert_allclose(prophet.decision_function(test), expected, rtol=1e-6)
+    assert "daily" in prophet.models_[0][0].seasonalities and prophet.models_[1] is None
+
+
+def test_prophet_scores_at_the_time_it_is_told(daily, prophet):
+    train, test = daily
+    right = prophet.decision_function(test, start=len(train))
+    np.testing.assert_array_equal(right, prophet.decision_function(test))  # the default
+    half_a_day_off = prophet.decision_function(test, start=len(train) + 720)
+    assert np.median(right) < 0.1 * np.median(half_a_day_off)
+    spiked = test.copy()
+    spiked[900, 0] += 3
+    assert prophet.decision_function(spiked).argmax() == 900
+
+
+def test_the_evaluation_tells_prophet_where_each_series_starts(daily, monkeypatch):
+    from tsad_helpers import evaluation, profiles
+    from tsad_helpers.datasets import Dataset
+    from tsad_helpers.detectors.statistical import ProphetDetector
+
+    starts = []
+
+    class Recording(ProphetDetector):
+        def decision_function(self, X, start=None):
+            starts.append(start)
+            return super().decision_function(X, start)
+
+    monkeypatch.setattr(evaluation.detectors, "make", lambda name, **p: Recording(**p))
+    train, test = daily
+    labels = np.zeros(len(test), dtype=int)
+    labels[900:910] = 1
+    test = test.copy()
+    test[900:910, 0] += 3
+    ds = Dataset(name="synthetic", entity="daily", train=train, test=test, test_labels=labels,
+                 channels=["cycle", "flat"])
+    settings = profiles.get("paper")  # prophet fitted on its 10,000 last points
+    result = evaluation.evaluate_detector(ds, "prophet", settings, "paper")
+    split = int(round(len(train) * (1 - settings["evaluate"]["validation_fraction"])))
+    assert starts == [split, len(train)]
+    assert result["metrics"]["auc_roc"] > 0.9
+    starts.clear()
+    evaluation.evaluate_detector(ds, "prophet", settings, "paper", protocol="transductive")
+    assert starts == [0, 0]
+
+
+def test_prophet_refuses_windows_and_bad_settings(daily, prophet):
+    windows = sliding_windows(daily[0][:200], 16, 8)
+    for call in (lambda: prophet.fit_windows(windows), lambda: prophet.score_windows(windows),
+                 lambda: prophet.score_points(daily[1], [0])):
+        with pytest.raises(ValueError, match="windows carry no time, and Prophet predicts"):
+            call()
+    with pytest.raises(ValueError, match="freq must be a time step such as '1min', got 'x'"):
+        detectors.make("prophet", freq="x").fit(daily[0][:500])
+    with pytest.raises(ValueError, match=r"y of shape \(3,\) for a series of 500 points"):
+        detectors.make("prophet").fit(daily[0][:500], [0, 1, 0])

@@ -88,15 +88,21 @@ def evaluate_detector(ds, detector: str, settings: dict, profile: str, seed: int
     fit_seconds = time.perf_counter() - start
     rule = dict(ev["threshold"])
     window = int(model.get_params().get("window") or 1)
+    # detectors that predict from time (Prophet) are told where each scored series starts on
+    # the clock of the series they were fitted on: the tail follows the fit part, the test
+    # split the whole training split; fitted on the test series itself, it starts at 0
+    timed = getattr(model, "uses_time", False)
+    at_tail = {"start": 0 if protocol == "transductive" else len(fit_part)} if timed else {}
+    at_test = {"start": 0 if protocol == "transductive" else len(ds.train)} if timed else {}
     context = 0  # a tail shorter than one window is scored with the fit data before it
     if protocol == "train" and len(tail) < window <= len(ds.train):
         context = window - len(tail)
         tail_scores = model.decision_function(ds.train[split - context:])[context:]
     else:
-        tail_scores = model.decision_function(tail)
+        tail_scores = model.decision_function(tail, **at_tail)
     threshold = thresholds.make(rule.pop("rule"), **rule)(tail_scores)
     start = time.perf_counter()
-    scores = model.decision_function(ds.test)
+    scores = model.decision_function(ds.test, **at_test)
     score_seconds = time.perf_counter() - start
     result = metrics.evaluate(scores, ds.test_labels, threshold, vus_window=ev["vus_window"],
                               period_series=ds.test)

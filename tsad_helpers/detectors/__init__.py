@@ -8,8 +8,9 @@ scratch. See :mod:`tsad_helpers.detectors.base` for the contract.
 
 Registered: ``transformer_ae_gan`` (masked, contrastive, adversarial Transformer
 autoencoder), ``lstm_ae``, ``cnn_forecaster`` (next-step forecast error),
-``window_classifier`` (supervised), ``iforest``, ``pca``, ``arima`` and ``garch``
-(per-channel statistical models: statsmodels, arch), ``random``. The Keras ones import TensorFlow only when made.
+``window_classifier`` (supervised), ``iforest``, ``pca``, ``arima``, ``garch`` and
+``prophet`` (per-channel statistical models: statsmodels, arch, Prophet; Prophet scores
+series in time, not windows), ``random``. The Keras ones import TensorFlow only when made.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ REGISTRY = Registry(__name__, "detector", {
     "pca": "classic:PCADetector",
     "arima": "statistical:ARIMADetector",
     "garch": "statistical:GARCHDetector",
+    "prophet": "statistical:ProphetDetector",
     "random": "classic:RandomDetector",
 })
 

@@ -131,6 +131,17 @@ class Detector(BaseEstimator):
                              f"{sorted(set(np.unique(y).tolist()) - {0, 1})[:5]}")
         return y.astype(np.int64)
 
+    def _check_point_labels(self, y, n: int) -> np.ndarray:
+        """``fit``'s ``y``: one 0/1 label per point of a series of ``n`` points."""
+        y = np.asarray(y)
+        if y.shape != (n,):
+            raise ValueError(f"{type(self).__name__}.fit: y of shape {y.shape} for a series "
+                             f"of {n} points (expected one label per point)")
+        if not np.isin(y, (0, 1)).all():
+            raise ValueError(f"{type(self).__name__}.fit: y must hold 0/1 point labels, got "
+                             f"values {sorted(set(np.unique(y).tolist()) - {0, 1})[:5]}")
+        return y
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "n_channels_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(train) first")
@@ -146,13 +157,7 @@ class Detector(BaseEstimator):
         [T]; returns self. See the module docstring for what labels do."""
         x = self._check_series(X, "fit", fitting=True)
         if y is not None:
-            y = np.asarray(y)
-            if y.shape != (len(x),):
-                raise ValueError(f"{type(self).__name__}.fit: y of shape {y.shape} for a series "
-                                 f"of {len(x)} points (expected one label per point)")
-            if not np.isin(y, (0, 1)).all():
-                raise ValueError(f"{type(self).__name__}.fit: y must hold 0/1 point labels, got "
-                                 f"values {sorted(set(np.unique(y).tolist()) - {0, 1})[:5]}")
+            y = self._check_point_labels(y, len(x))
         n_val = self._validation_points(len(x))
         head = x[:len(x) - n_val]
         windows = sliding_windows(head, self.window, self.fit_stride)

@@ -32,6 +32,8 @@ scored as the last step of the window that ends at it (``point_score="last"``, f
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import warnings
 
 import numpy as np
@@ -261,3 +263,129 @@ class GARCHDetector(_ChannelModelDetector):
         var[:, 0] = model["start_var"]
         var[:, 1:] = lfilter([1.0], [1.0, -beta], drive, axis=1, zi=zi)[0]
         return _pad_front(resid, k), _pad_front(var, k)
+
+
+@contextlib.contextmanager
+def _quiet_prophet():
+    """Prophet's and cmdstanpy's per-fit INFO lines, and Prophet's deprecation warnings
+    about its own pandas calls, off for the duration."""
+    # prophet.plot logs an ERROR at import when plotly is missing (we never plot with it)
+    loggers = [logging.getLogger(name) for name in ("cmdstanpy", "prophet", "prophet.plot")]
+    before = [(lg.disabled, lg.level) for lg in loggers]
+    for lg in loggers:
+        lg.disabled, lg.level = True, logging.CRITICAL + 1
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"prophet\.")
+            yield
+    finally:
+        for lg, (disabled, level) in zip(loggers, before):
+            lg.disabled, lg.level = disabled, level
+
+
+class ProphetDetector(Detector):
+    """Per-channel Prophet forecast residuals (Taylor & Letham 2018; the ``prophet`` package).
+
+    Prophet is a regression on time (piecewise-linear trend and Fourier seasonalities), so
+    unlike the window detectors it needs each point's time: the training series (its last
+    ``max_fit_points`` are fitted, the stated cap) sits at positions 0..T-1, one point every
+    ``freq`` from an arbitrary origin, and a scored series at positions ``start``,
+    ``start + 1``, ... (default: T, right after the training series: a forecast). The benchmark's evaluation
+    passes ``start`` (the training tail, then the test split after it). Seasonalities are
+    Prophet's automatic ones for that clock (daily when the training span exceeds two days
+    at one point a minute). A point's score is the mean over channels of its squared
+    residual divided by the channel's training residual variance; a channel constant in
+    training is predicted by its training value with variance 1. Points labelled anomalous
+    in ``fit`` are left out of the fit (Prophet takes missing values). Windows carry no
+    time, so ``fit_windows``, ``score_windows`` and ``score_points`` are refused: this
+    detector is not in the CV study, whose folds are windows. Deterministic (Prophet's MAP
+    fit from its own initial values)."""
+
+    uses_time = True
+    window = 1
+    fit_stride = 1
+
+    def __init__(self, freq: str = "1min", max_fit_points: int = 10000,
+                 changepoint_prior_scale: float = 0.05, scaling: str | None = "standard"):
+        self.freq = freq
+        self.max_fit_points = max_fit_points
+        self.changepoint_prior_scale = changepoint_prior_scale
+        self.scaling = scaling
+
+    def _times(self, start: int, n: int):
+        import pandas as pd
+
+        try:
+            step = pd.Timedelta(self.freq)
+        except ValueError:
+            raise ValueError(f"ProphetDetector: freq must be a time step such as '1min', got "
+                             f"{self.freq!r}") from None
+        return pd.Timestamp("2000-01-01") + step * np.arange(start, start + n)
+
+    def fit(self, X, y=None):
+        """Fit on the series ``X`` [T, C] (its last ``max_fit_points``), points labelled 1 in
+        ``y`` left out; returns self."""
+        import pandas as pd
+
+        with _quiet_prophet():
+            from prophet import Prophet
+        x = self._check_series(X, "fit", fitting=True)
+        if y is not None:
+            y = self._check_point_labels(y, len(x))
+        self._reset()
+        self.n_channels_ = x.shape[1]
+        self.scaler_ = self._fit_scaler(x[:, None, :], None, x)
+        keep = slice(max(0, len(x) - self.max_fit_points), len(x))
+        z = self._scale(x[keep][:, None, :])[:, 0].astype(np.float64)
+        normal = np.ones(len(z), bool) if y is None else y[keep] == 0
+        if normal.sum() < 2:
+            raise ValueError("ProphetDetector.fit: fewer than 2 unlabelled training points")
+        self.fit_points_, self.series_points_ = len(z), len(x)
+        self.constant_ = np.ptp(z[normal], axis=0) == 0
+        times = self._times(keep.start, len(z))  # the clock of X: its first point is at 0
+        self.models_ = []
+        for c in range(z.shape[1]):
+            if self.constant_[c]:
+                self.models_.append(None)
+                continue
+            frame = pd.DataFrame({"ds": times, "y": np.where(normal, z[:, c], np.nan)})
+            with _quiet_prophet():
+                model = Prophet(changepoint_prior_scale=self.changepoint_prior_scale,
+                                uncertainty_samples=0).fit(frame)
+                resid = z[normal, c] - model.predict(frame[normal])["yhat"].to_numpy()
+            self.models_.append((model, float(np.var(resid)) or 1.0))
+        self.threshold_ = None
+        return self
+
+    def decision_function(self, X, start: int | None = None) -> np.ndarray:
+        """Score per point of ``X`` [T, C], whose first point is at position ``start`` of the
+        training series' clock (default: right after its last point)."""
+        import pandas as pd
+
+        x = self._check_series(X, "decision_function", fitting=False)
+        start = self.series_points_ if start is None else int(start)
+        z = self._scale(x[:, None, :])[:, 0].astype(np.float64)
+        future = pd.DataFrame({"ds": self._times(start, len(z))})
+        total = np.zeros(len(z))
+        for c, fitted in enumerate(self.models_):
+            if fitted is None:
+                total += z[:, c] ** 2
+                continue
+            model, var = fitted
+            with _quiet_prophet():
+                yhat = model.predict(future)["yhat"].to_numpy()
+            total += (z[:, c] - yhat) ** 2 / var
+        return total / z.shape[1]
+
+    def _no_time(self, what: str):
+        raise ValueError(f"ProphetDetector.{what}: windows carry no time, and Prophet "
+                         "predicts from time; use fit(X) and decision_function(X, start)")
+
+    def fit_windows(self, windows, labels=None, *, validation=None, scale_on=None):
+        self._no_time("fit_windows")
+
+    def score_windows(self, windows):
+        self._no_time("score_windows")
+
+    def score_points(self, X, starts):
+        self._no_time("score_points")
