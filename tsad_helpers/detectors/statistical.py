@@ -290,8 +290,9 @@ class ProphetDetector(Detector):
     unlike the window detectors it needs each point's time: the training series (its last
     ``max_fit_points`` are fitted, the stated cap) sits at positions 0..T-1, one point every
     ``freq`` from an arbitrary origin, and a scored series at positions ``start``,
-    ``start + 1``, ... (default: T, right after the training series: a forecast). The benchmark's evaluation
-    passes ``start`` (the training tail, then the test split after it). Seasonalities are
+    ``start + 1``, ... (default: T, right after the training series: a forecast). The
+    benchmark's evaluation passes ``start`` (the training tail, then the test split after
+    it). Seasonalities are
     Prophet's automatic ones for that clock (daily when the training span exceeds two days
     at one point a minute). A point's score is the mean over channels of its squared
     residual divided by the channel's training residual variance; a channel constant in
