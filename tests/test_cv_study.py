@@ -441,3 +441,14 @@ def test_the_committed_cv_table_was_made_with_todays_settings():
     recorded = json.loads(path.read_text())
     current = cv_study.fingerprint(profiles.get("paper"))
     assert cv_study._relevant(recorded) == cv_study._relevant(current)
+
+
+def test_generators_and_detectors_outside_the_study_do_not_change_its_settings():
+    settings = profiles.get("smoke")
+    base = cv_study._relevant(cv_study.fingerprint(settings))
+    settings["synthesis"]["generators"]["doppelganger"] = {"epochs": 1}  # notebook 02 only
+    settings["detectors"]["garch"] = {"window": 99}
+    assert cv_study._relevant(cv_study.fingerprint(settings)) == base
+    arm = settings["cv"]["arms"][-1]
+    settings["synthesis"]["generators"].setdefault(arm, {})["changed"] = 1  # one it runs
+    assert cv_study._relevant(cv_study.fingerprint(settings)) != base

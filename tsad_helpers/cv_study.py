@@ -697,11 +697,16 @@ def fingerprint(settings: dict) -> dict:
 
 
 def _relevant(fp: dict) -> dict:
-    """A fingerprint without the settings of detectors the study does not run (adding a
-    detector to the package must not stop a table from being continued)."""
-    used = set((fp.get("cv") or {}).get("detectors") or [])
-    return {**fp, "detectors": {k: v for k, v in (fp.get("detectors") or {}).items()
-                                if k in used}}
+    """A fingerprint without the settings of detectors and generators the study does not
+    run (adding one to the package, or to notebook 02's generators, must not stop a table
+    from being continued)."""
+    cv = fp.get("cv") or {}
+    used, arms = set(cv.get("detectors") or []), set(cv.get("arms") or [])
+    out = {**fp, "detectors": {k: v for k, v in (fp.get("detectors") or {}).items()
+                               if k in used}}
+    if fp.get("generators") is not None:
+        out["generators"] = {k: v for k, v in fp["generators"].items() if k in arms}
+    return out
 
 
 def _check_settings(settings: dict, table_path: Path) -> None:
