@@ -172,6 +172,7 @@ def prophet(daily):
     return detectors.make("prophet").fit(daily[0])
 
 
+@pytest.mark.filterwarnings("ignore:The inplace keyword")  # Prophet's own pandas call
 def test_prophet_residuals_are_prophets_own(daily, prophet):
     import pandas as pd
     from prophet import Prophet
