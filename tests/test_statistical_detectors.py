@@ -241,3 +241,16 @@ def test_prophet_refuses_windows_and_bad_settings(daily, prophet):
         detectors.make("prophet", freq="x").fit(daily[0][:500])
     with pytest.raises(ValueError, match=r"y of shape \(3,\) for a series of 500 points"):
         detectors.make("prophet").fit(daily[0][:500], [0, 1, 0])
+
+
+def test_a_channel_constant_in_the_fitted_run_is_predicted_by_its_value_there():
+    rng = np.random.default_rng(0)
+    ar = _arma([1, -0.5], [1], 3000, 4)
+    x = np.c_[ar, np.r_[np.full(2000, 1.0), rng.normal(size=1000)]]
+    labels = np.r_[np.zeros(2000), np.ones(1000)].astype(int)  # the noisy end is labelled
+    det = detectors.make("arima").fit(x, labels)
+    assert det.orders_[1] is None  # constant where it was fitted, not in the whole series
+    alone = detectors.make("arima").fit(x[:, :1], labels)
+    test = np.c_[ar[:500], np.full(500, 1.0)]
+    np.testing.assert_allclose(2 * det.decision_function(test),
+                               alone.decision_function(test[:, :1]), rtol=1e-9)

@@ -64,8 +64,8 @@ def contiguous_runs(windows: np.ndarray) -> list[np.ndarray]:
 
 
 def _shift(prev: np.ndarray, nxt: np.ndarray, hint: int | None) -> int | None:
-    """The smallest s (0 < s < L) with nxt[:L - s] == prev[s:], the last one found first;
-    None when there is none."""
+    """The smallest s (0 < s < L) with nxt[:L - s] == prev[s:] (the previous pair's shift,
+    ``hint``, tried first); None when there is none."""
     length = len(prev)
     if hint is not None and np.array_equal(prev[hint:], nxt[:length - hint]):
         return hint
@@ -95,6 +95,7 @@ class _ChannelModelDetector(Detector):
         run = run[-self.max_fit_points:].astype(np.float64)
         self.fit_points_ = len(run)
         self.constant_ = np.ptp(run, axis=0) == 0
+        self.constant_value_ = run[0]  # what a constant channel is predicted by
         self.models_ = [None if const else self._fit_channel(run[:, c], c)
                         for c, const in enumerate(self.constant_)]
 
@@ -114,7 +115,7 @@ class _ChannelModelDetector(Detector):
         total = np.zeros(batch.shape[:2])
         for c, model in enumerate(self.models_):
             if model is None:  # constant in training: its value, variance 1
-                total += batch[:, :, c] ** 2
+                total += (batch[:, :, c] - self.constant_value_[c]) ** 2
                 continue
             resid, var = self._residuals(batch[:, :, c], model)
             total += resid ** 2 / var
@@ -343,6 +344,7 @@ class ProphetDetector(Detector):
             raise ValueError("ProphetDetector.fit: fewer than 2 unlabelled training points")
         self.fit_points_, self.series_points_ = len(z), len(x)
         self.constant_ = np.ptp(z[normal], axis=0) == 0
+        self.constant_value_ = z[normal][0]
         times = self._times(keep.start, len(z))  # the clock of X: its first point is at 0
         self.models_ = []
         for c in range(z.shape[1]):
@@ -370,7 +372,7 @@ class ProphetDetector(Detector):
         total = np.zeros(len(z))
         for c, fitted in enumerate(self.models_):
             if fitted is None:
-                total += z[:, c] ** 2
+                total += (z[:, c] - self.constant_value_[c]) ** 2
                 continue
             model, var = fitted
             with _quiet_prophet():
