@@ -151,6 +151,8 @@ def test_input_errors(name, series):
         det.fit(bad)
     with pytest.raises(ValueError, match="shorter than window=16"):
         det.fit(train[:10])
+    with pytest.raises(ValueError, match="150 training points, fewer than min_fit_points=200"):
+        det.fit(train[:150])
     det.fit(train[:600])
     with pytest.raises(ValueError, match="2 channels, but fitted on 3"):
         det.decision_function(test[:, :2])

@@ -86,12 +86,16 @@ class _ChannelModelDetector(Detector):
     def _fit_windows(self, z, labels, validation):
         runs = contiguous_runs(z)
         run = max(runs, key=len)
+        if len(run) < self.min_fit_points and len(runs) == 1:
+            raise ValueError(f"{type(self).__name__}: {len(run)} training points, fewer than "
+                             f"min_fit_points={self.min_fit_points}")
         if len(run) < self.min_fit_points:
             raise ValueError(
                 f"{type(self).__name__}.fit_windows: the longest run of consecutive training "
                 f"windows has {len(run)} points, fewer than min_fit_points="
                 f"{self.min_fit_points} ({len(runs)} runs from {len(z)} windows; these "
-                "models need a series: pass overlapping windows in time order, or fit(X))")
+                "models need a series: pass overlapping windows in time order, or the "
+                "series to fit(X))")
         run = run[-self.max_fit_points:].astype(np.float64)
         self.fit_points_ = len(run)
         self.constant_ = np.ptp(run, axis=0) == 0
