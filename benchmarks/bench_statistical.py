@@ -47,8 +47,10 @@ def measure(entity: str, name: str) -> dict:
             "score_seconds": round(score_seconds, 1),
             **{f"cap_{k}": p.get(k) for k in CAPS},
             "fitted_points": getattr(det, "fit_points_", None),
-            "constant_channels": int(np.sum(getattr(det, "constant_", []))),
-            "unconverged_channels": len(getattr(det, "unconverged_channels_", [])),
+            "constant_channels": (int(np.sum(det.constant_)) if hasattr(det, "constant_")
+                                  else None),
+            "unconverged_channels": (len(det.unconverged_channels_)
+                                     if hasattr(type(det), "unconverged_channels_") else None),
             "orders": (None if orders is None else "; ".join(
                 f"{o}: {n}" for o, n in collections.Counter(
                     str(o) for o in orders if o is not None).most_common())),
@@ -65,14 +67,14 @@ def main() -> None:
         for name in args.detectors:
             rows.append(measure(entity, name))
             print(rows[-1], flush=True)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, dtype=object).fillna("-")  # "-": not a setting of that one
     out = REPO_ROOT / "benchmarks" / "results" / "statistical_smd"
     save_table(table, out.with_suffix(".csv"), index=False)
-    cores = os.cpu_count()
+    cores = len(os.sched_getaffinity(0))  # the cores this process may use
     with atomic_path(out.with_suffix(".md")) as tmp:
         tmp.write_text(f"Fit on the training split and score the test split, defaults (paper "
-                       f"profile), {cores} cores; `cap_*`: the stated caps (None: not a "
-                       "parameter of that detector).\n\n" + markdown_table(table) + "\n")
+                       f"profile), {cores} core(s); `cap_*`: the stated caps; `-`: not a "
+                       "parameter or attribute of that detector.\n\n" + markdown_table(table) + "\n")
 
 
 if __name__ == "__main__":
