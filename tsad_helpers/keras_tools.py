@@ -134,6 +134,12 @@ class TrackedModel(keras.Model):
             self.trackers[name].update_state(value)
         return {name: self.trackers[name].result() for name in values}
 
+    def _apply(self, group: str, tape, loss) -> None:
+        """One optimizer step of the networks of ``group`` (the subclass' ``_groups()``:
+        {group: [networks]}, each group with its optimizer) on ``loss`` recorded by ``tape``."""
+        variables = [v for net in self._groups()[group] for v in net.trainable_variables]
+        self.optimizers[group].apply_gradients(zip(tape.gradient(loss, variables), variables))
+
 
 def is_improvement(value: float, best: float | None, mode: str, min_rel_delta: float) -> bool:
     """Whether ``value`` beats ``best`` by more than ``min_rel_delta`` x |best| (lower is

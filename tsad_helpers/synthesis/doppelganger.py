@@ -144,10 +144,6 @@ class DoppelGANgerModel(TrackedModel):
         return self.report({"d_loss": d_loss, "aux_loss": aux_loss, "gp": gp,
                             "g_loss": g_loss, "w_distance": w})
 
-    def _apply(self, group, tape, loss):
-        variables = [v for net in self._groups()[group] for v in net.trainable_variables]
-        self.optimizers[group].apply_gradients(zip(tape.gradient(loss, variables), variables))
-
 
 class DoppelGANger(NeuralSynthesizer):
     """See the module docstring. noise_dim (per LSTM step and for the attributes), hidden

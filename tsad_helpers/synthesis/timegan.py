@@ -83,9 +83,6 @@ class TimeGANModel(TrackedModel):
                 "generator": [self.generator, self.supervisor],
                 "discriminator": [self.discriminator]}
 
-    def _apply(self, group, tape, loss):
-        variables = [v for net in self._groups()[group] for v in net.trainable_variables]
-        self.optimizers[group].apply_gradients(zip(tape.gradient(loss, variables), variables))
 
     def _sup(self, h, c):
         return self.supervisor(tf.concat([h, c], -1), training=True)
@@ -168,7 +165,6 @@ class TimeGANModel(TrackedModel):
             out = {"e_loss": e_loss0, "s_loss": s_loss, "g_loss": g_loss,
                    "g_loss_u": g_loss_u, "g_loss_v": g_loss_v, "d_loss": d_loss}
         return self.report(out)
-
 
 
 class TimeGAN(NeuralSynthesizer):
