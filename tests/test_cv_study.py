@@ -207,14 +207,14 @@ def test_run_resumes_and_reports_failed_tasks(monkeypatch, tmp_path):
                                   check_dtype=False)
     # a held-out refit without its kept scores (a table from before they were kept) is run
     # again, and its rows replaced, not doubled
-    cv_study.scores_path(tmp_path / "03_cv_scores", "synthetic", "syn-1", 0).unlink()
+    cv_study.scores_path(cv_study.scores_dir_for(table), "synthetic", "syn-1", 0).unlink()
     calls.clear()
     third = cv_study.run(settings, "smoke", table, serial=True, loss_root=tmp_path / "loss")
     assert sorted(calls) == [("synthetic", "syn-1", cv_study.FINAL, -1, 0),
                              ("synthetic", "syn-1", "rolling_stratified", 1, 0)]  # still boom
     assert len(third) == len(first)
     assert not third.duplicated(list(cv_study.RUN)).any()
-    assert cv_study.scores_path(tmp_path / "03_cv_scores", "synthetic", "syn-1", 0).is_file()
+    assert cv_study.scores_path(cv_study.scores_dir_for(table), "synthetic", "syn-1", 0).is_file()
 
 
 def test_compact_rounds_floats_to_significant_digits_and_is_stable():
@@ -452,3 +452,85 @@ def test_generators_and_detectors_outside_the_study_do_not_change_its_settings()
     arm = settings["cv"]["arms"][-1]
     settings["synthesis"]["generators"].setdefault(arm, {})["changed"] = 1  # one it runs
     assert cv_study._relevant(cv_study.fingerprint(settings)) != base
+
+
+# ---- the supplement grid -----------------------------------------------------------------------
+@pytest.mark.parametrize("profile", profiles.NAMES)
+def test_supplement_replaces_the_grid_and_merges_the_parameters(profile):
+    settings = profiles.get(profile)
+    sup = cv_study.supplement_settings(settings)
+    extra = settings["cv_supplement"]
+    assert sup["cv"]["arms"] == extra["arms"] and sup["cv"]["detectors"] == extra["detectors"]
+    assert "doppelganger" in sup["cv"]["arms"]
+    assert {"arima", "garch"} & set(sup["cv"]["detectors"])
+    # the main grid's parameters stay (a detector both grids run keeps its settings) ...
+    for key in ("generator_params", "detector_params"):
+        assert sup["cv"][key] == {**settings["cv"][key], **extra[key]}
+    # ... and so do its folds, windows and data
+    for key in ("datasets", "share", "n_splits", "stride", "inner_validation", "max_entities"):
+        assert sup["cv"][key] == settings["cv"][key]
+    assert settings["cv"]["arms"] != sup["cv"]["arms"]  # the main settings are not changed
+    # the statistical detectors score the study's window, so every arm calibrates them
+    assert all(sup["cv"]["detector_params"][d]["window"] == settings["window"]
+               for d in ("arima", "garch"))
+    without = {k: v for k, v in settings.items() if k != "cv_supplement"}
+    assert cv_study.supplement_settings(without) is None
+
+
+def test_the_supplement_has_its_own_table_scores_and_settings(tmp_path):
+    main, sup = cv_study.table_in(tmp_path), cv_study.table_in(tmp_path, cv_study.SUPPLEMENT)
+    assert main.name == "03_cv_runs.csv.gz" and sup.name == "03_cv_supplement_runs.csv.gz"
+    assert cv_study.scores_dir_for(main).name == cv_study.SCORES_DIR
+    assert cv_study.scores_dir_for(sup).name == "03_cv_supplement_scores"
+    with pytest.raises(ValueError, match="unknown part of the CV study 'extra'"):
+        cv_study.table_in(tmp_path, "extra")
+
+
+def test_a_detector_that_cannot_fit_a_fold_is_a_status_row_not_a_failed_task(tmp_path):
+    settings = tiny_settings(detectors=("garch", "pca"), arms=("none",))
+    settings["cv"]["detector_params"] = {"garch": {"window": settings["window"],
+                                                   "min_fit_points": 10 ** 6}}
+    rows = pd.DataFrame(cv_study.run_fold("synthetic", "syn-1", "rolling_stratified", 0, 0,
+                                          "smoke", loss_root=tmp_path, settings=settings))
+    garch = rows[rows["detector"] == "garch"]
+    assert len(garch) == 1 and garch["status"].iloc[0].startswith("garch: ")
+    assert "min_fit_points=1000000" in garch["status"].iloc[0]
+    assert (rows.loc[rows["detector"] == "pca", "status"] == "ok").all()
+
+
+def test_statistical_detectors_and_doppelganger_run_in_a_fold(tmp_path):
+    settings = tiny_settings(detectors=("arima", "garch"), arms=("none", "doppelganger"))
+    settings["cv"]["detector_params"] = {d: {"window": settings["window"],
+                                             "min_fit_points": 100} for d in ("arima", "garch")}
+    settings["cv"]["generator_params"] = {"doppelganger": {
+        "hidden": 8, "attr_hidden": 8, "critic_hidden": 8, "epochs": 1}}
+    rows = pd.DataFrame(cv_study.run_fold("synthetic", "syn-1", cv_study.FINAL, -1, 0,
+                                          "smoke", loss_root=tmp_path, settings=settings))
+    assert (rows["status"] == "ok").all(), rows["status"].unique()
+    for det in ("arima", "garch"):
+        mine = rows[rows["detector"] == det]
+        assert set(mine["arm"]) == {"none", "doppelganger"}
+        assert mine["auc_pr"].between(0, 1).all() and mine["auc_pr"].nunique() == 1
+    dg = rows[rows["arm"] == "doppelganger"]
+    assert dg["generator_seconds"].gt(0).all() and dg["n_synthetic"].gt(0).all()
+    models = set(pd.read_csv(next(tmp_path.rglob("*.csv")))["model"])
+    assert "generator_doppelganger" in models  # its losses are logged with the fold's
+
+
+def test_repeated_runs_compare_a_supplement_with_the_main_table():
+    main = pd.DataFrame({"dataset": "d", "entity": "e", "scheme": "final", "fold": -1,
+                         "seed": 0, "arm": "none", "ratio": "0",
+                         "detector": ["pca", "pca", "window_classifier", "garch"],
+                         "threshold_rule": ["label_free", "calibrated", "probability",
+                                            "label_free"],
+                         "status": "ok", "f1": [0.5, 0.4, 0.3, 0.2],
+                         "auc_pr": [0.6, 0.6, 0.7, 0.1]})
+    other = main.copy()
+    other.loc[2, "f1"] = 0.25  # the classifier did not repeat
+    other = other[other["detector"] != "garch"]  # and garch is not in both
+    same = cv_report.repeated_runs(main, other).set_index("detector")
+    assert list(same.index) == ["pca", "window_classifier"]
+    assert same.loc["pca", "pairs"] == 2 and same.loc["pca", "f1_same"] == 1.0
+    assert same.loc["window_classifier", "f1_max_diff"] == pytest.approx(0.05)
+    assert same.loc["window_classifier", "f1_same"] == 0.0
+    assert same.loc["window_classifier", "auc_pr_same"] == 1.0

@@ -101,6 +101,29 @@ def paired_tests(table: pd.DataFrame, metric: str, baseline: str = "none",
     return out
 
 
+def repeated_runs(main: pd.DataFrame, other: pd.DataFrame, metrics=("f1", "auc_pr"),
+                  tolerance: float = 1e-9) -> pd.DataFrame:
+    """The runs of ``other`` (a supplement's table) that repeat a run of ``main`` (the same
+    dataset, entity, scheme, fold, seed, arm, ratio, detector and threshold rule, ``ok`` in
+    both), per detector: pairs, and for each metric the largest absolute difference and the
+    share of pairs that agree within ``tolerance``. A supplement shares the main grid's folds
+    and settings, so a difference means a run that does not repeat from its seed."""
+    key = list(RUN)
+    both = ok_rows(main)[key + list(metrics)].merge(ok_rows(other)[key + list(metrics)],
+                                                     on=key, suffixes=("", "_again"))
+    rows = []
+    for det, g in both.groupby("detector", sort=True):
+        row = {"detector": det, "pairs": len(g)}
+        for m in metrics:
+            d = (g[m] - g[f"{m}_again"]).abs().to_numpy(float)
+            same = np.isclose(g[m], g[f"{m}_again"], rtol=0, atol=tolerance, equal_nan=True)
+            row[f"{m}_max_diff"] = float(np.nanmax(d)) if np.isfinite(d).any() else 0.0
+            row[f"{m}_same"] = float(same.mean())
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["detector", "pairs"] + [
+        f"{m}_{k}" for m in metrics for k in ("max_diff", "same")])
+
+
 def optimism(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per (dataset, entity, seed, arm, ratio, detector, threshold rule) and CV scheme: the
     scheme's estimate (mean over its folds) minus the held-out result of the same setup refitted

@@ -68,16 +68,23 @@ from .results import loss_dir, save_table
 SCHEMES = ("kfold", "stratified_kfold", "time_series_split", "rolling_stratified")
 TIME_RESPECTING = ("time_series_split", "rolling_stratified")
 FINAL = "final"
-ARMS = ("none", "class_weight", "oversample", "smote", "injection", "vae", "wgan_gp", "timegan")
+ARMS = ("none", "class_weight", "oversample", "smote", "injection", "vae", "wgan_gp",
+        "doppelganger", "timegan")
 GENERATOR_ARMS = ARMS[2:]
+NEURAL_ARMS = ("vae", "wgan_gp", "doppelganger", "timegan")  # they keep loss logs
 SUPERVISED = ("window_classifier",)
-UNSUPERVISED = ("pca", "iforest", "lstm_ae", "transformer_ae_gan", "random")
+UNSUPERVISED = ("pca", "iforest", "lstm_ae", "transformer_ae_gan", "arima", "garch",
+                "random")
 KEY = ("dataset", "entity", "scheme", "fold", "seed")
 RUN = KEY + ("arm", "ratio", "detector", "threshold_rule")
 COLLAPSE_DIVERSITY = 0.1
 TABLE_DIGITS = 10  # significant digits of the table's floats (metrics are printed with 3)
 # the runs table in a results folder, gzip-compressed (the paper profile's is ~20 MB as text)
 TABLE = "03_cv_runs.csv.gz"
+# a second, smaller grid of a profile (``settings["cv_supplement"]``): systems added after the
+# main table was run, in a table of their own (adding them to the main grid would change its
+# settings, so it could not be continued)
+SUPPLEMENT = "supplement"
 
 
 class NoDevelopmentCut(ValueError):
@@ -398,7 +405,7 @@ def _synthetic(data: _FoldData, cv: dict, settings: dict, seed: int, logs: Path)
             continue
         params = {**settings["synthesis"]["generators"].get(arm, {}),
                   **cv.get("generator_params", {}).get(arm, {}), "random_state": seed}
-        if arm in ("vae", "wgan_gp", "timegan"):
+        if arm in NEURAL_ARMS:
             params["loss_log"] = str(logs / f"generator_{arm}.csv")
         start = time.perf_counter()
         try:
@@ -490,7 +497,11 @@ def _unsupervised(name, params, data, synthetic, cv, seed, logs, settings) -> li
     fit_x, fit_y = data.windows(0, det.window)
     inner_x, inner_y = data.windows(1, det.window)
     # anomalous fit windows are set aside by the detector (never learned from)
-    fit_seconds = _fit(det, fit_x, fit_y, data, (inner_x, inner_y))
+    try:
+        fit_seconds = _fit(det, fit_x, fit_y, data, (inner_x, inner_y))
+    except ValueError as exc:  # a fold it cannot fit (a statistical model's short series)
+        return [{"arm": "none", "ratio": "0", "threshold_rule": "label_free", "detector": name,
+                 "n_fit_windows": len(fit_x), "status": f"{name}: {exc}"}]
     normal = det.score_windows(inner_x[inner_y == 0])
     real_anomalous = fit_x[fit_y == 1]
     real_scores = det.score_windows(real_anomalous) if len(real_anomalous) else np.zeros(0)
@@ -611,7 +622,7 @@ def run(settings: dict, profile: str, table_path, data_dir=None, scheduler=None,
     atomically after each task; a failed task is listed in ``<table>.failed.csv`` (rewritten
     at the end) with its key and error, and the others go on. ``data_dir`` is set as
     ``TSAD_DATA_DIR`` for the workers. The held-out refits keep their scores under
-    ``scores_root`` (default: ``03_cv_scores`` beside the table; :func:`save_scores`)."""
+    ``scores_root`` (default: :func:`scores_dir_for` the table; :func:`save_scores`)."""
     import os
 
     from .grid import cluster, run_tasks
@@ -623,7 +634,7 @@ def run(settings: dict, profile: str, table_path, data_dir=None, scheduler=None,
     done = compact(pd.read_csv(table_path, keep_default_na=True, dtype={"ratio": str})) \
         if table_path.is_file() else pd.DataFrame(columns=list(RUN))
     tasks, _ = plan(settings, data_dir)
-    scores_root = Path(scores_root) if scores_root else table_path.parent / SCORES_DIR
+    scores_root = Path(scores_root) if scores_root else scores_dir_for(table_path)
     finished = set(map(tuple, done[list(KEY)].astype(str).to_numpy())) if len(done) else set()
     # a held-out refit is finished only with its scores kept (tables from before they were
     # kept): it is run again and its earlier rows replaced
@@ -663,15 +674,47 @@ def compact(table: pd.DataFrame, digits: int = TABLE_DIGITS) -> pd.DataFrame:
     return table
 
 
-def table_in(folder) -> Path:
-    """The runs table of a results folder (:data:`TABLE`). A table left uncompressed by an
-    earlier version (``03_cv_runs.csv``) is an error that says how to convert it."""
-    path = Path(folder) / TABLE
-    old = Path(folder) / TABLE.removesuffix(".gz")
+def table_in(folder, part: str | None = None) -> Path:
+    """The runs table of a results folder (:data:`TABLE`; ``part=SUPPLEMENT``: the
+    supplement's, ``03_cv_supplement_runs.csv.gz``). A table left uncompressed by an earlier
+    version (``03_cv_runs.csv``) is an error that says how to convert it."""
+    name = TABLE if part is None else TABLE.replace("03_cv_", f"03_cv_{_part(part)}_")
+    path = Path(folder) / name
+    old = Path(folder) / name.removesuffix(".gz")
     if not path.is_file() and old.is_file():
         raise FileExistsError(f"{old} is an uncompressed runs table from an earlier version; "
                               f"compress it to {path.name} (gzip {old}) to read or continue it")
     return path
+
+
+def _part(part: str) -> str:
+    if part != SUPPLEMENT:
+        raise ValueError(f"unknown part of the CV study {part!r}; known: {SUPPLEMENT!r}")
+    return part
+
+
+def supplement_settings(settings: dict) -> dict | None:
+    """The profile's settings for its supplement grid (None when it has none): the main
+    ``cv`` with the keys of ``settings["cv_supplement"]`` replaced, except
+    ``generator_params`` and ``detector_params``, which are merged into the main ones (a
+    system the main grid also runs keeps its settings there)."""
+    extra = settings.get("cv_supplement")
+    if not extra:
+        return None
+    cv = dict(settings["cv"])
+    for key, value in extra.items():
+        merged = key in ("generator_params", "detector_params")
+        cv[key] = {**cv.get(key, {}), **value} if merged else value
+    return {**settings, "cv": cv}
+
+
+def scores_dir_for(table_path) -> Path:
+    """Where the held-out refit of a table keeps its scores: ``03_cv_scores`` beside
+    ``03_cv_runs.csv.gz`` (:data:`SCORES_DIR`), ``03_cv_supplement_scores`` beside the
+    supplement's table; ``<table>_scores`` beside any other."""
+    table_path = Path(table_path)
+    stem = table_path.name.removesuffix(".gz").removesuffix(".csv")
+    return table_path.with_name(stem.removesuffix("_runs") + "_scores")
 
 
 def _beside(table_path, suffix: str) -> Path:

@@ -118,11 +118,24 @@ def _synthesis(profile: str, series: list, stride, classes: list, budget: dict) 
 # `detector_params` override the generators' (synthesis) and detectors' settings for the study;
 # `arm_entities` ({arm: {dataset: [entities]}}) and `arm_schemes` ({arm: [schemes]}) limit a
 # costly arm to some entities or schemes; `seeds`, when given, replaces the profile's seeds.
+# `cv_supplement`: a second grid, in a table of its own, for the systems added after the main
+# table was run (DoppelGANger as an arm, ARIMA and GARCH as detectors): its keys replace the
+# main grid's (`generator_params` and `detector_params` are merged into them), so its folds,
+# windows and shared detectors are the main grid's; the statistical detectors score the
+# study's window (31 points of history)
 _CV_DETECTORS = ["window_classifier", "transformer_ae_gan", "lstm_ae", "pca", "iforest",
                  "random"]
 _ALL_ARMS = ["none", "class_weight", "oversample", "smote", "injection", "vae", "wgan_gp",
              "timegan"]
 _ALL_SCHEMES = ["kfold", "stratified_kfold", "time_series_split", "rolling_stratified"]
+
+
+def _supplement(window: int, arms: list, detectors: list, generator_params: dict,
+                min_fit_points: int = 200, **extra) -> dict:
+    statistical = {"window": window, "min_fit_points": min_fit_points}
+    return {"schemes": ["rolling_stratified"], "arms": arms, "detectors": detectors,
+            "generator_params": generator_params,
+            "detector_params": {"arima": statistical, "garch": statistical}, **extra}
 
 
 def _cv(datasets: list, schemes: list, arms: list, ratios: list, n_splits: int, stride: dict,
@@ -154,6 +167,11 @@ PROFILES = {
                   n_splits=2, stride={"default": 4},
                   detectors=["window_classifier", "lstm_ae", "pca", "random"],
                   generator_params={}, detector_params={}, max_entities={"synthetic": 1}),
+        "cv_supplement": _supplement(16, ["none", "doppelganger"],
+                                     ["window_classifier", "garch", "random"],
+                                     {"doppelganger": {"hidden": 8, "attr_hidden": 8,
+                                                       "critic_hidden": 16, "epochs": 2}},
+                                     min_fit_points=100),  # the smoke series' short folds
     },
     "quick": {
         "datasets": ["synthetic"], "max_entities": None, "synthetic": _SYNTHETIC_FULL,
@@ -183,6 +201,10 @@ PROFILES = {
                                       "window_classifier": {"epochs": 6, "patience": 3,
                                                             "filters": 16}}),
                "arm_schemes": {"timegan": ["rolling_stratified", "final"]}},
+        "cv_supplement": _supplement(32, ["none", "smote", "doppelganger"],
+                                     ["window_classifier", "pca", "arima", "garch", "random"],
+                                     {"doppelganger": {"hidden": 16, "attr_hidden": 16,
+                                                       "critic_hidden": 32, "epochs": 6}}),
     },
     "paper": {
         "datasets": ["synthetic", "smd", "asd", "smap", "msl", "nab", "ucr", "psm"],
@@ -218,6 +240,12 @@ PROFILES = {
                                       "window_classifier": {"epochs": 20, "patience": 4,
                                                             "min_rel_delta": 0.0}}),
                "seeds": [0, 1], "arm_schemes": {"timegan": ["rolling_stratified", "final"]}},
+        # DoppelGANger at the main grid's WGAN-GP budget (30 epochs, a tenth of its default);
+        # ARIMA and GARCH beside PCA and the classifier (the main grid's settings); SMOTE, the
+        # cheap arm, as a second reference; one seed
+        "cv_supplement": _supplement(32, ["none", "smote", "doppelganger"],
+                                     ["window_classifier", "pca", "arima", "garch", "random"],
+                                     {"doppelganger": {"epochs": 30}}, seeds=[0]),
     },
 }
 
