@@ -85,7 +85,7 @@ ALL = ["transformer_ae_gan", "transformer_ae_gan-with_masking",
        "transformer_ae_gan-published", "lstm_ae",
        "cnn_forecaster", "iforest", "pca", "pca-transductive", "pca-reference",
        "pca-reference_transductive",
-       "iforest-reference", "random"]
+       "iforest-reference", "arima", "garch", "prophet", "random"]
 
 
 def parse_variant(name: str) -> tuple[str, dict]:

@@ -5,7 +5,8 @@ Run:  TSAD_DATA_DIR=../shared/datasets python benchmarks/bench_statistical.py \\
           [--entities machine-1-3] [--detectors arima garch prophet pca]
 
 Each detector runs at its defaults (the paper profile's settings), once per machine, on
-however many cores the machine has (say whether it was idle): fit seconds, score seconds,
+however many cores the process may use (``cores``; ``load_before``: the one-minute load
+average before the run, 0 on an idle machine): fit seconds, score seconds,
 what was capped (training points fitted; ARIMA's order-selection points), the chosen ARIMA
 orders, the channels whose final fit did not report convergence, and VUS-PR (period window)
 and AUC-PR on the test split. ``pca`` is a reference for scale. Results:
@@ -29,6 +30,7 @@ CAPS = ("max_fit_points", "select_points", "window")
 
 def measure(entity: str, name: str) -> dict:
     ds = datasets.load("smd", entity)
+    load = os.getloadavg()[0]  # other work on the machine (0: idle)
     params = profiles.get("paper")["detectors"].get(name, {})
     det = detectors.make(name, **params)
     start = time.perf_counter()
@@ -42,7 +44,8 @@ def measure(entity: str, name: str) -> dict:
                          period_series=ds.test)
     p = det.get_params()
     orders = getattr(det, "orders_", None)
-    return {"entity": entity, "detector": name, "train_points": len(ds.train),
+    return {"entity": entity, "detector": name, "cores": len(os.sched_getaffinity(0)),
+            "load_before": round(load, 2), "train_points": len(ds.train),
             "channels": ds.n_channels, "fit_seconds": round(fit_seconds, 1),
             "score_seconds": round(score_seconds, 1),
             **{f"cap_{k}": p.get(k) for k in CAPS},
@@ -70,11 +73,12 @@ def main() -> None:
     table = pd.DataFrame(rows, dtype=object).fillna("-")  # "-": not a setting of that one
     out = REPO_ROOT / "benchmarks" / "results" / "statistical_smd"
     save_table(table, out.with_suffix(".csv"), index=False)
-    cores = len(os.sched_getaffinity(0))  # the cores this process may use
     with atomic_path(out.with_suffix(".md")) as tmp:
-        tmp.write_text(f"Fit on the training split and score the test split, defaults (paper "
-                       f"profile), {cores} core(s); `cap_*`: the stated caps; `-`: not a "
-                       "parameter or attribute of that detector.\n\n" + markdown_table(table) + "\n")
+        tmp.write_text("Fit on the training split and score the test split, defaults (paper "
+                       "profile); `cores`: the cores the process could use, `load_before`: "
+                       "the machine's load average before the run; `cap_*`: the stated caps; "
+                       "`-`: not a parameter or attribute of that detector.\n\n"
+                       + markdown_table(table) + "\n")
 
 
 if __name__ == "__main__":

@@ -316,6 +316,10 @@ def test_the_results_folder_table_is_gzipped_reproducibly_beside_its_settings(tm
     assert {p.name for p in tmp_path.glob("03_cv_runs.*")} == {
         "03_cv_runs.csv.gz", "03_cv_runs.settings.json", "03_cv_runs.failed.csv"}
     pd.testing.assert_frame_equal(cv_study.read_table(table), first, check_dtype=False)
+    # the plan it is part of, for a partial table's coverage
+    planned = pd.read_csv(tmp_path / "03_cv_plan.csv")
+    assert list(planned.columns) == list(cv_study.KEY)
+    assert len(planned) == len(first.drop_duplicates(list(cv_study.KEY)))
     # no time stamp or file name in the gzip header: the same table gives the same bytes
     again = save_table(first, tmp_path / "other" / "copy.csv.gz", index=False)
     assert again.read_bytes() == save_table(first, table, index=False).read_bytes()
@@ -342,6 +346,9 @@ def test_cli_cv_runs_the_grid_into_the_profile_table(monkeypatch, tmp_path, caps
     assert seen["table"] == tmp_path / "03_cv_runs.csv.gz" and seen["workers"] == 3
     assert seen["scheduler"] == "tcp://127.0.0.1:1"
     assert "2 runs" in capsys.readouterr().out
+    code = cli.main(["cv", "--profile", "smoke", "--out", str(tmp_path), "--supplement"])
+    assert code == 0 and seen["table"] == tmp_path / "03_cv_supplement_runs.csv.gz"
+    assert seen["loss_root"] == tmp_path / "loss" / "03_cv_supplement"
 
 
 def test_arm_entities_limit_a_costly_arm_and_plan_lists_it():
@@ -482,6 +489,8 @@ def test_the_supplement_has_its_own_table_scores_and_settings(tmp_path):
     assert main.name == "03_cv_runs.csv.gz" and sup.name == "03_cv_supplement_runs.csv.gz"
     assert cv_study.scores_dir_for(main).name == cv_study.SCORES_DIR
     assert cv_study.scores_dir_for(sup).name == "03_cv_supplement_scores"
+    assert cv_study.plan_path_for(main).name == "03_cv_plan.csv"
+    assert cv_study.plan_path_for(sup).name == "03_cv_supplement_plan.csv"
     with pytest.raises(ValueError, match="unknown part of the CV study 'extra'"):
         cv_study.table_in(tmp_path, "extra")
 
@@ -531,6 +540,7 @@ def test_repeated_runs_compare_a_supplement_with_the_main_table():
     same = cv_report.repeated_runs(main, other).set_index("detector")
     assert list(same.index) == ["pca", "window_classifier"]
     assert same.loc["pca", "pairs"] == 2 and same.loc["pca", "f1_same"] == 1.0
+    assert same.loc["pca", "identical"] == 2 and same.loc["window_classifier", "identical"] == 0
     assert same.loc["window_classifier", "f1_max_diff"] == pytest.approx(0.05)
     assert same.loc["window_classifier", "f1_same"] == 0.0
     assert same.loc["window_classifier", "auc_pr_same"] == 1.0

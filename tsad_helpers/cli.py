@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     cv.add_argument("--profile", choices=profiles.NAMES, default="quick")
     cv.add_argument("--data-dir", help="data root (default: $TSAD_DATA_DIR, else data/)")
     cv.add_argument("--out", help="output folder (default: simulation_results/<profile>/)")
+    cv.add_argument("--supplement", action="store_true",
+                    help="run the profile's supplement grid (DoppelGANger, ARIMA, GARCH) into "
+                         "03_cv_supplement_runs.csv.gz instead of the main grid")
     _grid_options(cv)
     _synthetic_only(cv)
 
@@ -127,15 +130,21 @@ def _cmd_cv(args) -> int:
     from tqdm.auto import tqdm
 
     from . import cv_study
-    from .results import check_output_folder, results_dir
+    from .results import check_output_folder, loss_dir, results_dir
 
     if args.out is not None:
         check_output_folder(args.out)
     require_real_data(args.profile, args.data_dir, args.synthetic_only)
     out = results_dir(args.profile, args.out)
-    loss_root = out / "loss" / "03_cv" if args.out else None  # as `run --out` does
-    path = cv_study.table_in(out)
-    table = cv_study.run(profiles.get(args.profile), args.profile, path,
+    settings, part = profiles.get(args.profile), None
+    if args.supplement:
+        settings, part = cv_study.supplement_settings(settings), cv_study.SUPPLEMENT
+        if settings is None:
+            raise SystemExit(f"profile {args.profile} has no supplement grid (cv_supplement)")
+    logs = "03_cv" if part is None else "03_cv_supplement"  # notebook 03's folders
+    loss_root = out / "loss" / logs if args.out else loss_dir(args.profile, logs)
+    path = cv_study.table_in(out, part)
+    table = cv_study.run(settings, args.profile, path,
                          data_dir=args.data_dir, scheduler=args.scheduler,
                          workers=args.workers, loss_root=loss_root, progress=lambda total: tqdm(
                              total=total, desc="CV tasks", unit="task"))

@@ -105,8 +105,8 @@ def repeated_runs(main: pd.DataFrame, other: pd.DataFrame, metrics=("f1", "auc_p
                   tolerance: float = 1e-9) -> pd.DataFrame:
     """The runs of ``other`` (a supplement's table) that repeat a run of ``main`` (the same
     dataset, entity, scheme, fold, seed, arm, ratio, detector and threshold rule, ``ok`` in
-    both), per detector: pairs, and for each metric the largest absolute difference and the
-    share of pairs that agree within ``tolerance``. A supplement shares the main grid's folds
+    both), per detector: pairs, the pairs identical in every metric, and for each metric the
+    largest absolute difference and the share of pairs that agree within ``tolerance``. A supplement shares the main grid's folds
     and settings, so a difference means a run that does not repeat from its seed."""
     key = list(RUN)
     both = ok_rows(main)[key + list(metrics)].merge(ok_rows(other)[key + list(metrics)],
@@ -114,13 +114,16 @@ def repeated_runs(main: pd.DataFrame, other: pd.DataFrame, metrics=("f1", "auc_p
     rows = []
     for det, g in both.groupby("detector", sort=True):
         row = {"detector": det, "pairs": len(g)}
+        every = np.ones(len(g), dtype=bool)
         for m in metrics:
             d = (g[m] - g[f"{m}_again"]).abs().to_numpy(float)
             same = np.isclose(g[m], g[f"{m}_again"], rtol=0, atol=tolerance, equal_nan=True)
+            every &= same
             row[f"{m}_max_diff"] = float(np.nanmax(d)) if np.isfinite(d).any() else 0.0
             row[f"{m}_same"] = float(same.mean())
+        row["identical"] = int(every.sum())
         rows.append(row)
-    return pd.DataFrame(rows, columns=["detector", "pairs"] + [
+    return pd.DataFrame(rows, columns=["detector", "pairs", "identical"] + [
         f"{m}_{k}" for m in metrics for k in ("max_diff", "same")])
 
 

@@ -621,7 +621,8 @@ def run(settings: dict, profile: str, table_path, data_dir=None, scheduler=None,
     with ``serial=True``. The table is rewritten
     atomically after each task; a failed task is listed in ``<table>.failed.csv`` (rewritten
     at the end) with its key and error, and the others go on. ``data_dir`` is set as
-    ``TSAD_DATA_DIR`` for the workers. The held-out refits keep their scores under
+    ``TSAD_DATA_DIR`` for the workers. The planned tasks go to :func:`plan_path_for` the
+    table (what a partial table is part of). The held-out refits keep their scores under
     ``scores_root`` (default: :func:`scores_dir_for` the table; :func:`save_scores`)."""
     import os
 
@@ -634,6 +635,7 @@ def run(settings: dict, profile: str, table_path, data_dir=None, scheduler=None,
     done = compact(pd.read_csv(table_path, keep_default_na=True, dtype={"ratio": str})) \
         if table_path.is_file() else pd.DataFrame(columns=list(RUN))
     tasks, _ = plan(settings, data_dir)
+    save_table(pd.DataFrame(tasks, columns=list(KEY)), plan_path_for(table_path), index=False)
     scores_root = Path(scores_root) if scores_root else scores_dir_for(table_path)
     finished = set(map(tuple, done[list(KEY)].astype(str).to_numpy())) if len(done) else set()
     # a held-out refit is finished only with its scores kept (tables from before they were
@@ -712,9 +714,19 @@ def scores_dir_for(table_path) -> Path:
     """Where the held-out refit of a table keeps its scores: ``03_cv_scores`` beside
     ``03_cv_runs.csv.gz`` (:data:`SCORES_DIR`), ``03_cv_supplement_scores`` beside the
     supplement's table; ``<table>_scores`` beside any other."""
+    return _named(table_path, "_scores")
+
+
+def plan_path_for(table_path) -> Path:
+    """The planned tasks of a table, written by :func:`run`: ``03_cv_plan.csv`` beside
+    ``03_cv_runs.csv.gz``, ``03_cv_supplement_plan.csv`` beside the supplement's."""
+    return _named(table_path, "_plan.csv")
+
+
+def _named(table_path, suffix: str) -> Path:
     table_path = Path(table_path)
     stem = table_path.name.removesuffix(".gz").removesuffix(".csv")
-    return table_path.with_name(stem.removesuffix("_runs") + "_scores")
+    return table_path.with_name(stem.removesuffix("_runs") + suffix)
 
 
 def _beside(table_path, suffix: str) -> Path:
