@@ -256,3 +256,30 @@ def test_a_channel_constant_in_the_fitted_run_is_predicted_by_its_value_there():
     test = np.c_[ar[:500], np.full(500, 1.0)]
     np.testing.assert_allclose(2 * det.decision_function(test),
                                alone.decision_function(test[:, :1]), rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["arima", "garch"])
+def test_channel_models_fit_and_score_with_one_blas_thread(name, series, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    cls = type(detectors.make(name))
+    seen = []
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    def fit_channel(self, y, c):
+        seen.append(("fit", blas_threads()))
+        return original_fit(self, y, c)
+
+    def residuals(self, y, model):
+        seen.append(("score", blas_threads()))
+        return original_residuals(self, y, model)
+    original_fit, original_residuals = cls._fit_channel, cls._residuals
+    monkeypatch.setattr(cls, "_fit_channel", fit_channel)
+    monkeypatch.setattr(cls, "_residuals", residuals)
+    det = detectors.make(name, max_fit_points=600, select_points=300) if name == "arima" \
+        else detectors.make(name, max_fit_points=600)
+    det.fit(series[0][:, :2]).decision_function(series[1][:300, :2])
+    assert {kind for kind, _ in seen} == {"fit", "score"}
+    assert all(threads <= {1} for _, threads in seen)

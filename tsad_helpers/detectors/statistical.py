@@ -43,6 +43,16 @@ from .base import Detector
 KPSS_ALPHA = 0.05
 
 
+def one_blas_thread():
+    """NumPy's BLAS limited to one thread while the per-channel models fit and score: their
+    matrices are tiny, and on a busy machine a BLAS thread pool over all cores made ARIMA's
+    fit 4-11 times slower (6 SMD channels, 2 cores at load 4-6:
+    benchmarks/bench_blas_threads.py, benchmarks/results/blas_threads.csv)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def contiguous_runs(windows: np.ndarray) -> list[np.ndarray]:
     """The series [T_k, C] that consecutive windows [N, L, C] were cut from: window i + 1
     continues the run of window i when it equals window i shifted by s steps (0 < s < L);
@@ -100,8 +110,9 @@ class _ChannelModelDetector(Detector):
         self.fit_points_ = len(run)
         self.constant_ = np.ptp(run, axis=0) == 0
         self.constant_value_ = run[0]  # what a constant channel is predicted by
-        self.models_ = [None if const else self._fit_channel(run[:, c], c)
-                        for c, const in enumerate(self.constant_)]
+        with one_blas_thread():
+            self.models_ = [None if const else self._fit_channel(run[:, c], c)
+                            for c, const in enumerate(self.constant_)]
 
     @property
     def unconverged_channels_(self) -> list[int]:
@@ -115,7 +126,10 @@ class _ChannelModelDetector(Detector):
 
     def _window_scores(self, batch):
         """Per-step scores [B, L]: the mean over channels of residual^2 / variance."""
-        batch = np.asarray(batch, np.float64)
+        with one_blas_thread():
+            return self._channel_scores(np.asarray(batch, np.float64))
+
+    def _channel_scores(self, batch):
         total = np.zeros(batch.shape[:2])
         for c, model in enumerate(self.models_):
             if model is None:  # constant in training: its value, variance 1
