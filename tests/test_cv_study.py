@@ -473,9 +473,10 @@ def test_supplement_replaces_the_grid_and_merges_the_parameters(profile):
     # the main grid's parameters stay (a detector both grids run keeps its settings) ...
     for key in ("generator_params", "detector_params"):
         assert sup["cv"][key] == {**settings["cv"][key], **extra[key]}
-    # ... and so do its folds, windows and data
+    # ... and so do its folds, windows and data, unless it sets them
     for key in ("datasets", "share", "n_splits", "stride", "inner_validation", "max_entities"):
-        assert sup["cv"][key] == settings["cv"][key]
+        assert sup["cv"][key] == extra.get(key, settings["cv"][key])
+    assert {"share", "n_splits", "stride", "inner_validation"}.isdisjoint(extra)
     assert settings["cv"]["arms"] != sup["cv"]["arms"]  # the main settings are not changed
     # the statistical detectors score the study's window, so every arm calibrates them
     assert all(sup["cv"]["detector_params"][d]["window"] == settings["window"]

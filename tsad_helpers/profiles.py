@@ -206,10 +206,12 @@ PROFILES = {
                                       "window_classifier": {"epochs": 6, "patience": 3,
                                                             "filters": 16}}),
                "arm_schemes": {"timegan": ["rolling_stratified", "final"]}},
-        "cv_supplement": _supplement(32, ["none", "smote", "doppelganger"],
-                                     ["window_classifier", "pca", "arima", "garch", "random"],
+        # `make run` stays within its 15 minutes: one entity (3 tasks), two arms
+        "cv_supplement": _supplement(32, ["none", "doppelganger"],
+                                     ["window_classifier", "arima", "garch", "random"],
                                      {"doppelganger": {"hidden": 16, "attr_hidden": 16,
-                                                       "critic_hidden": 32, "epochs": 6}}),
+                                                       "critic_hidden": 32, "epochs": 6}},
+                                     max_entities={"synthetic": 1}),
     },
     "paper": {
         "datasets": ["synthetic", "smd", "asd", "smap", "msl", "nab", "ucr", "psm"],
