@@ -229,3 +229,56 @@ def test_the_selection_sentence_splits_the_chosen_seed_from_new_ones():
     assert "with seeds 1, which played no part" in text and "a tie." in text
     assert "does not carry over to new seeds" in text
     assert paper.selection_sentence(runs[runs["seed"] == 0], [0]) == ""
+
+
+def _supplement_runs(n=6):
+    """A supplement table: the classifier with none, SMOTE and DoppelGANger on the held-out
+    future (DoppelGANger 0.1 above none and 0.05 below SMOTE in F1), and ARIMA's label-free
+    runs on the held-out future and one rolling-window fold."""
+    rows = []
+    for i in range(n):
+        key = {"dataset": "smd", "entity": f"m-{i}", "fold": -1, "seed": 0, "scheme": "final",
+               "status": "ok"}
+        clf = {**key, "detector": "window_classifier", "threshold_rule": "probability"}
+        rows += [{**clf, "arm": "none", "ratio": "0", "f1": 0.3, "auc_pr": 0.4, "pa_f1": 0.6},
+                 {**clf, "arm": "smote", "ratio": "balance", "f1": 0.45, "auc_pr": 0.4},
+                 {**clf, "arm": "smote", "ratio": "0.25", "f1": 0.9, "auc_pr": 0.9},
+                 {**clf, "arm": "doppelganger", "ratio": "balance", "f1": 0.4, "auc_pr": 0.4}]
+        rows.append({**key, "detector": "arima", "threshold_rule": "label_free", "arm": "none",
+                     "ratio": "0", "f1": 0.2, "auc_pr": 0.25, "pa_f1": 0.5})
+        rows.append({**key, "scheme": "rolling_stratified", "fold": 0, "detector": "arima",
+                     "threshold_rule": "label_free", "arm": "none", "ratio": "0", "f1": 0.1,
+                     "auc_pr": 0.15})
+    return pd.DataFrame(rows)
+
+
+def test_the_supplement_section_pairs_doppelganger_and_counts_repeated_runs(tmp_path):
+    from tsad_helpers import cv_study
+
+    sup = _supplement_runs()
+    sup.to_csv(tmp_path / "03_cv_supplement_runs.csv.gz", index=False)
+    plan = sup[list(cv_study.KEY)].drop_duplicates()
+    extra = plan.iloc[:1].assign(entity="m-99")  # planned, not yet run
+    pd.concat([plan, extra]).to_csv(tmp_path / "03_cv_supplement_plan.csv", index=False)
+    with pytest.raises(FileNotFoundError, match="03_cv_runs.csv.gz"):
+        paper.collect_cv_supplement(paper.Paper(), tmp_path)  # needs the main table
+    main = sup[sup["arm"] == "none"].copy()
+    main.loc[main["detector"] == "arima", "f1"] += 0.01  # one detector does not repeat
+    main.to_csv(tmp_path / "03_cv_runs.csv.gz", index=False)
+    p = paper.Paper()
+    paper.collect_cv_supplement(p, tmp_path)
+    v = p.values
+    assert (v["sup_state"], v["sup_tasks"], v["sup_planned"]) == ("partial", "12", "13")
+    assert v["dg_vs_none_f1"].startswith("+0.100") and "6 wins, 0 losses" in v["dg_vs_none_f1"]
+    assert v["dg_vs_smote_f1"].startswith("-0.050")  # the balancing ratio, not 0.25
+    assert v["dg_vs_none_auc"].startswith("+0.000")
+    assert (v["sup_repeated"], v["sup_repeated_same"]) == ("18", "6")  # arima's 12 moved
+    assert v["sup_repeated_moved"] == "; the other 12 differ by at most 1.0e-02 in f1 (arima)"
+    frame, _ = p.tables["cv_supplement"]
+    assert frame[["detector", "arm"]].values.tolist() == [
+        ["window_classifier", "none"], ["window_classifier", "doppelganger"],
+        ["window_classifier", "smote"], ["arima", "none"]]
+    arima = frame.iloc[-1]
+    assert (arima["held-out F1"], arima["CV AUC-PR"]) == ("0.200", "0.150")
+    assert arima["runs (held-out, CV)"] == "6, 6" and arima["held-out PA-F1"] == "0.500"
+    assert frame.iloc[0]["CV F1"] == "-" and frame.iloc[0]["runs (held-out, CV)"] == "6, 0"

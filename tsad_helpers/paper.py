@@ -32,6 +32,7 @@ CITATION = re.compile(r"\[(@[\w\-]+(?:;\s*@[\w\-]+)*)\]")
 CODE = re.compile(r"`[^`\n]*`")
 FLAGSHIP = "transformer_ae_gan"
 DATASETS = ("smd", "asd", "msl", "smap", "ucr")
+STATISTICAL = ("arima", "garch", "prophet")  # the earlier study's statistical detectors
 ABLATIONS = {"with_masking": "masking", "with_contrastive": "contrastive term",
              "with_adversarial": "adversarial term", "published": "all three (published)"}
 
@@ -189,7 +190,8 @@ def collect_benchmark(paper: Paper, folder: Path, figures: Path) -> None:
         return s if ds is None else s[s.index.get_level_values(0) == ds]
 
     main = [FLAGSHIP, "lstm_ae", "cnn_forecaster", "pca", "pca-transductive", "pca-reference",
-            "pca-reference_transductive", "iforest", "iforest-reference", "random"]
+            "pca-reference_transductive", "iforest", "iforest-reference", *STATISTICAL,
+            "random"]
     cells = {}
     for det in main:
         cells[det] = {}
@@ -325,6 +327,33 @@ def collect_selection(paper: Paper, folder: Path, sweep: Path) -> None:
     chosen = sorted(pd.read_csv(sweep, usecols=["seed"])["seed"].unique())
     paper.value("asd_selection", selection_sentence(benchmark_runs(folder), chosen),
                 f"{folder}/asd_paper_runs.csv; {sweep}")
+
+
+def collect_statistical(paper: Paper, folder: Path, speed: Path) -> None:
+    """The earlier study's statistical detectors against our PCA, paired on (dataset, entity,
+    seed) over the benchmark (they are deterministic: seed 0), and their speed on one SMD
+    machine (benchmarks/bench_statistical.py)."""
+    runs = benchmark_runs(folder).dropna(subset=["vus_pr_period"])
+    by = runs.set_index(["dataset", "entity", "seed"])
+    src = f"{folder}/*_paper_runs.csv"
+    pca = by[by["detector"] == "pca"]["vus_pr_period"]
+    for det in STATISTICAL:
+        mine = by[by["detector"] == det]["vus_pr_period"]
+        r = paired(mine, pca)
+        paper.value(f"{det}_vs_pca", describe_pair(r) if r["n"] else "not run", src)
+        paper.value(f"{det}_vs_pca_verdict", verdict(r, det) if r["n"] else "-", src)
+        done = sorted(mine.index.get_level_values(0).unique(), key=DATASETS.index)
+        paper.value(f"{det}_datasets", ", ".join(d.upper() for d in done) or "none", src)
+    t = pd.read_csv(speed)
+    src = str(speed)
+    for det in (*STATISTICAL, "pca"):
+        row = t[t["detector"] == det].iloc[0]
+        paper.value(f"{det}_seconds", f"{row['fit_seconds'] + row['score_seconds']:.0f}", src)
+    paper.value("statistical_machine", t["entity"].iloc[0], src)
+    paper.value("statistical_cores", count(int(t["cores"].max()), "core"), src)
+    paper.value("statistical_load", f"{t['load_before'].mean():.0f}", src)
+    cap = t.loc[t["detector"] == "arima", "cap_max_fit_points"].iloc[0]
+    paper.value("statistical_cap", f"{int(cap):,}", src)
 
 
 def collect_reference(paper: Paper, path: Path) -> None:
@@ -581,6 +610,98 @@ def collect_arms(paper: Paper, folder: Path) -> None:
     both = both[(both["diff"] != 0) & (both["diff_cv"] != 0)]
     agree = int((np.sign(both["diff"]) == np.sign(both["diff_cv"])).sum())
     paper.value("cv_sign_agree", f"{agree} of {len(both)}", src)
+
+
+def _plan_coverage(plan_path: Path, runs: pd.DataFrame) -> tuple[int, int]:
+    """(finished tasks of the plan, planned tasks)."""
+    from .cv_study import KEY
+
+    plan = pd.read_csv(plan_path, dtype=str)
+    done = runs[list(KEY)].astype(str).drop_duplicates()
+    return len(plan.merge(done, on=list(KEY))), len(plan)
+
+
+def supplement_rows(runs: pd.DataFrame) -> pd.DataFrame:
+    """The supplement's table: each unsupervised detector at its label-free threshold (arm
+    none) and the classifier with each arm (generators at the balancing ratio): mean F1,
+    point-adjusted F1 and AUC-PR on the held-out future and over the rolling-window folds,
+    and the runs they rest on."""
+    from .cv_report import ok_rows
+    from .cv_study import FINAL
+
+    ok = ok_rows(runs)
+    pick = ok[((ok["detector"] != CLASSIFIER) & (ok["threshold_rule"] == "label_free"))
+              | ((ok["detector"] == CLASSIFIER) & ok["ratio"].isin(["0", "balance"]))]
+    rows = []
+    first = [CLASSIFIER, "pca", "iforest", *STATISTICAL]  # the random floor last
+    order = [d for d in first if d in set(runs["detector"])] + sorted(
+        set(runs["detector"]) - set(first) - {"random"}) + ["random"]
+    for (det, arm), g in sorted(pick.groupby(["detector", "arm"]),
+                                key=lambda kv: (order.index(kv[0][0]), kv[0][1] != "none")):
+        row, runs_n = {"detector": det, "arm": arm}, []
+        for scheme, label in ((FINAL, "held-out"), ("rolling_stratified", "CV")):
+            part = g[g["scheme"] == scheme]
+            runs_n.append(str(len(part)))
+            for m, name in (("f1", "F1"), ("pa_f1", "PA-F1"), ("auc_pr", "AUC-PR")):
+                v = part[m].dropna()
+                row[f"{label} {name}"] = f3(v.mean()) if len(v) else "-"
+        row["runs (held-out, CV)"] = ", ".join(runs_n)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def collect_cv_supplement(paper: Paper, folder: Path) -> None:
+    """DoppelGANger, ARIMA and GARCH in the supplement grid (notebook 03): the table, the
+    DoppelGANger arm against none and SMOTE for the classifier, and the runs that repeat the
+    main table's."""
+    from .cv_report import ok_rows, repeated_runs
+    from .cv_study import FINAL, KEY, SUPPLEMENT, plan_path_for, read_table, table_in
+
+    path = _needs(table_in(folder, SUPPLEMENT), "03 (its supplement grid)")
+    runs = read_table(path)
+    src = str(path)
+    done, planned = _plan_coverage(_needs(plan_path_for(path), "03"), runs)
+    paper.value("sup_state", "complete" if done == planned else "partial", src)
+    paper.value("sup_tasks", done, src)
+    paper.value("sup_planned", planned, src)
+    paper.value("sup_entities", runs["entity"].nunique(), src)
+    seeds = sorted(runs["seed"].unique())
+    paper.value("sup_seeds", ", ".join(map(str, seeds)), src)
+    paper.table("cv_supplement", supplement_rows(runs), "The supplement grid: each "
+                "unsupervised detector at its label-free threshold, the window classifier "
+                "trained with each arm (generators at the balancing ratio); mean point-wise F1 "
+                "beside point-adjusted F1 (PA-F1) and AUC-PR, on the held-out future and "
+                "over the rolling-window CV folds, with the runs each mean rests on.", src)
+    ok = ok_rows(runs)
+    clf = ok[(ok["detector"] == CLASSIFIER) & (ok["scheme"] == FINAL)].set_index(
+        [*KEY, "arm", "ratio"])
+    key = list(KEY)
+    for metric, name in (("f1", "f1"), ("auc_pr", "auc")):
+        col = clf[metric]
+        dg = col.xs(("doppelganger", "balance"), level=("arm", "ratio"))
+        for base, ratio in (("none", "0"), ("smote", "balance")):
+            other = col.xs((base, ratio), level=("arm", "ratio"))
+            r = paired(dg.reorder_levels(key), other.reorder_levels(key))
+            paper.value(f"dg_vs_{base}_{name}", describe_pair(r) if r["n"] else "no pairs yet",
+                        src)
+    main = read_table(table_in(folder))
+    rep = repeated_runs(main, runs)
+    pairs = int(rep["pairs"].sum()) if len(rep) else 0
+    same = int(rep["identical"].sum()) if len(rep) else 0
+    paper.value("sup_repeated", pairs, src)
+    paper.value("sup_repeated_same", same, src)
+    paper.value("sup_repeated_detectors", ", ".join(rep["detector"]) if len(rep) else "none",
+                src)
+    moved = rep[rep["identical"] < rep["pairs"]]
+    if len(moved):
+        cols = [c for c in rep.columns if c.endswith("_max_diff")]
+        worst = moved[cols].max().idxmax()
+        text = (f"; the other {pairs - same} differ by at most "
+                f"{moved[worst].max():.1e} in {worst.removesuffix('_max_diff')} "
+                f"({', '.join(moved['detector'])})")
+    else:
+        text = ""
+    paper.value("sup_repeated_moved", text, src)
 
 
 def collect_cv_convergence(paper: Paper, folder: Path) -> None:
@@ -1051,12 +1172,14 @@ def collect(results=None, benchmarks=None, paper_dir=None, loss_root=None) -> Pa
     collect_sweep(paper, benchmarks / "flagship_sweep_asd.csv")
     collect_selection(paper, results / "detectors", benchmarks / "flagship_sweep_asd.csv")
     collect_reference(paper, benchmarks / "reference_baselines_smd.csv")
+    collect_statistical(paper, results / "detectors", benchmarks / "statistical_smd.csv")
     collect_stopping(paper, benchmarks / "early_stopping.csv")
     collect_seeding(paper, results / "detectors", benchmarks)
     collect_synthesis(paper, results / "synthesis_protocol" / "protocol_paper.csv", published)
     collect_cv(paper, results, figures)
     collect_arms(paper, results / "paper")
     collect_cv_convergence(paper, results / "paper")
+    collect_cv_supplement(paper, results / "paper")
     collect_confusion(paper, results / "paper", figures)
     collect_taxonomy(paper, results / "paper", figures)
     collect_training(paper, Path(loss_root or REPO_ROOT / "loss" / "paper"), figures)
