@@ -6,8 +6,9 @@ Run:  TSAD_DATA_DIR=../shared/datasets python benchmarks/bench_blas_threads.py \
           [--channels 6] [--repeats 2]
 
 The gap depends on what else runs: with every core busy, BLAS threads wait on one another.
-Each row records the cores, the BLAS threads and the one-minute load average before the fit
-(0: idle). Results: benchmarks/results/blas_threads.csv.
+Each row records the cores, the BLAS threads, the one-minute load average before the fit
+(0: idle) and when the call ran; each call adds its rows to
+benchmarks/results/blas_threads.csv.
 """
 
 import argparse
@@ -52,8 +53,12 @@ def main() -> None:
                          "channels": args.channels,
                          "fit_seconds": round(fit_seconds(x, limited), 1)})
             print(rows[-1], flush=True)
-    save_table(pd.DataFrame(rows), REPO_ROOT / "benchmarks" / "results" / "blas_threads.csv",
-               index=False)
+    # every call adds its rows (idle and busy machines both belong in the record)
+    target = REPO_ROOT / "benchmarks" / "results" / "blas_threads.csv"
+    table = pd.DataFrame(rows).assign(run=time.strftime("%Y-%m-%d %H:%M"))
+    if target.is_file():
+        table = pd.concat([pd.read_csv(target), table], ignore_index=True)
+    save_table(table, target, index=False)
 
 
 if __name__ == "__main__":

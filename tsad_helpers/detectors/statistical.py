@@ -45,9 +45,9 @@ KPSS_ALPHA = 0.05
 
 def one_blas_thread():
     """NumPy's BLAS limited to one thread while the per-channel models fit and score: their
-    matrices are tiny, and on a busy machine a BLAS thread pool over all cores made ARIMA's
-    fit 4-11 times slower (6 SMD channels, 2 cores at load 4-6:
-    benchmarks/bench_blas_threads.py, benchmarks/results/blas_threads.csv)."""
+    matrices are tiny, and on a machine running other jobs a BLAS thread pool over all cores
+    made ARIMA's fit several times slower (benchmarks/bench_blas_threads.py,
+    benchmarks/results/blas_threads.csv)."""
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1, user_api="blas")
