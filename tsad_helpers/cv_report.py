@@ -106,8 +106,9 @@ def repeated_runs(main: pd.DataFrame, other: pd.DataFrame, metrics=("f1", "auc_p
     """The runs of ``other`` (a supplement's table) that repeat a run of ``main`` (the same
     dataset, entity, scheme, fold, seed, arm, ratio, detector and threshold rule, ``ok`` in
     both), per detector: pairs, the pairs identical in every metric, and for each metric the
-    largest absolute difference and the share of pairs that agree within ``tolerance``. A supplement shares the main grid's folds
-    and settings, so a difference means a run that does not repeat from its seed."""
+    largest absolute difference and the share of pairs that agree within ``tolerance``. A
+    supplement shares the main grid's folds and settings, so a difference means a run that
+    does not repeat from its seed."""
     key = list(RUN)
     both = ok_rows(main)[key + list(metrics)].merge(ok_rows(other)[key + list(metrics)],
                                                      on=key, suffixes=("", "_again"))

@@ -507,17 +507,13 @@ def _needs(path: Path, notebook: str) -> Path:
 def cv_plan_status(paper: Paper, folder: Path, runs: pd.DataFrame) -> None:
     """How much of the planned grid the table holds (``03_cv_plan.csv``, written by notebook
     03): "complete" or "partial" with the counts, for the text and the threats to validity."""
-    from .cv_study import KEY
-
     path = _needs(folder / "03_cv_plan.csv", "03")
-    plan = pd.read_csv(path, dtype=str)
-    done = runs[list(KEY)].astype(str).drop_duplicates()
-    n_done = len(plan.merge(done, on=list(KEY)))
-    paper.value("cv_planned", len(plan), str(path))
-    complete = n_done == len(plan)
+    n_done, planned = _plan_coverage(path, runs)
+    paper.value("cv_planned", planned, str(path))
+    complete = n_done == planned
     paper.value("cv_state", "complete" if complete else "partial", str(path))
     paper.value("cv_partial_threat", "The cross-validation grid is complete." if complete else
-                f"The cross-validation grid is partial ({n_done} of {len(plan)} tasks), so its "
+                f"The cross-validation grid is partial ({n_done} of {planned} tasks), so its "
                 "conclusions may change as it completes.", str(path))
 
 
