@@ -268,3 +268,25 @@ def test_the_protocol_table_gives_the_same_spread_over_seeds_as_the_paper():
                if line.startswith("| stocks | vae |"))
     assert "| 0.150 ± 0.071 |" in row and row.endswith("| 20 |")  # sample SD; mean fit time
     assert protocol_cell(runs, "discriminative") == "0.150 ± 0.071"
+
+
+def test_the_generator_sweep_parses_its_settings_and_names_an_unknown_one():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import sweep_generator as sweep
+
+    assert sweep.parse_set(["epochs=1000", "learning_rate=1e-4", "observation_noise=false",
+                            "name=x"]) == {"epochs": 1000, "learning_rate": 1e-4,
+                                           "observation_noise": False, "name": "x"}
+    assert isinstance(sweep.parse_value("300"), int)
+    with pytest.raises(SystemExit, match="NAME=VALUE"):
+        sweep.parse_set(["epochs"])
+    with pytest.raises(SystemExit, match="doppelganger has no parameter epoch;.*epochs"):
+        sweep.check_params("doppelganger", ["epoch", "hidden"])
+    sweep.check_params("vae", ["reconstruction_weight"])
+    history = ([{"phase": "embed", "epoch": e, "loss": 9.0} for e in range(3)]
+               + [{"phase": "joint", "epoch": e, "g_loss": float(e)} for e in range(20)])
+    assert sweep.final_losses(history) == {"g_loss": 14.5}  # epochs 10-19 of the last phase
+    assert sweep.final_losses([]) == {}

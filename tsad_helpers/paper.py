@@ -376,10 +376,10 @@ def protocol_cell(runs: pd.DataFrame, metric: str) -> str:
 
 
 # Where a generator's settings were chosen: the VAE's reconstruction weight (10) was picked on
-# TimeGAN's Stocks windows with seed 0 (benchmarks/sweep_vae.py fits and scores with seed 0)
+# TimeGAN's Stocks windows with seed 0 (benchmarks/sweep_generator.py fits and scores with seed 0)
 TUNED_GENERATORS = {"vae": {"dataset": "stocks", "chosen_seeds": [0],
                             "setting": "reconstruction weight",
-                            "source": "benchmarks/sweep_vae.py"}}
+                            "source": "benchmarks/sweep_generator.py"}}
 
 
 def tuning_sentence(runs: pd.DataFrame, generator: str, dataset: str, chosen_seeds,

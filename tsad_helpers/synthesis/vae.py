@@ -83,7 +83,7 @@ class TimeVAE(NeuralSynthesizer):
     reconstruction_weight, observation_noise, epochs, batch_size, learning_rate,
     random_state, loss_log, verbose. Defaults: the settings of the TimeGAN-protocol benchmark
     (hidden 64, 300 epochs; reconstruction weight 10 rather than TimeVAE's 3, chosen on Stocks
-    by a one-repeat discriminative score, benchmarks/sweep_vae.py)."""
+    by a one-repeat discriminative score, benchmarks/sweep_generator.py)."""
 
     def __init__(self, latent_dim: int = 8, hidden: int = 64, trend_degree: int = 2,
                  reconstruction_weight: float = 10.0, observation_noise: bool = True,
