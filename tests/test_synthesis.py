@@ -165,6 +165,22 @@ def test_doppelganger_draws_both_levels_of_its_windows():
         synthesis.make("doppelganger", sample_len=13, epochs=1).fit(x)
 
 
+def test_doppelganger_without_auto_normalisation_draws_windows_directly(windows):
+    """auto_normalise=False: no attribute generator and no auxiliary critic (its loss stays
+    0), the contract kept, the same seed giving the same windows."""
+    x, y = windows
+    params = {**TINY["doppelganger"], "epochs": 2, "auto_normalise": False, "random_state": 3}
+    gen = synthesis.make("doppelganger", **params).fit(x, y)
+    assert gen.model_.attr_gen is None and gen.model_.aux_critic is None
+    assert [row["aux_loss"] for row in gen.history_] == [0.0, 0.0]
+    one = gen.sample(6, label=1)
+    assert one.shape == (6, 12, 3) and np.isfinite(one).all()
+    assert (one >= x.min(axis=(0, 1)) - 1e-4).all() and (one <= x.max(axis=(0, 1)) + 1e-4).all()
+    again = synthesis.make("doppelganger", **params).fit(x, y).sample(6, label=1)
+    np.testing.assert_array_equal(one, again)
+    assert synthesis.make("doppelganger", **TINY["doppelganger"]).fit(x).model_.auto
+
+
 def test_vae_is_conditional(windows):
     x, _ = windows
     y = np.r_[np.zeros(60), np.ones(60)].astype(int)
