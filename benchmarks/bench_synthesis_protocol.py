@@ -3,7 +3,8 @@ numbers. Resumable: one JSON per (dataset, generator, seed).
 
 Run:  TSAD_DATA_DIR=../shared/datasets python benchmarks/bench_synthesis_protocol.py \\
           [--datasets sines stocks] [--seeds 0] [--budget paper|smoke] \\
-          [--generators real timegan wgan_gp doppelganger vae vae_mean] \\
+          [--generators real timegan wgan_gp doppelganger doppelganger_tuned vae \\
+          vae_mean] \\
           [--out synthesis_protocol] [--tables-only]
 
 Protocol (Yoon et al. 2019, reference code): sequences of 24 steps min-max scaled to [0, 1]
@@ -54,17 +55,25 @@ PUBLISHED = published()
 # to 100 + 100 + 150 epochs), "smoke" the smoke profile's generators.
 SETTINGS = {
     "paper": {"timegan": {}, "wgan_gp": {}, "vae": {}, "vae_mean": {"observation_noise": False},
-              "doppelganger": {}},
+              "doppelganger": {},
+              "doppelganger_tuned": {"epochs": 1000, "learning_rate": 1e-4,
+                                     "auto_normalise": False}},
     "smoke": {**{k: v for k, v in profiles.get("smoke")["synthesis"]["generators"].items()
                  if k in ("timegan", "wgan_gp", "vae")},
               "doppelganger": {"hidden": 16, "attr_hidden": 16, "critic_hidden": 32,
                                "epochs": 3},
+              "doppelganger_tuned": {"hidden": 16, "critic_hidden": 32, "epochs": 3,
+                                     "learning_rate": 1e-4, "auto_normalise": False},
               "vae_mean": {**profiles.get("smoke")["synthesis"]["generators"]["vae"],
                            "observation_noise": False}},
 }
 # Rows that are a generator with other settings: ``vae_mean`` samples the decoder's mean
-# only (no observation noise), to show what the noise does.
-GENERATOR = {"vae_mean": "vae"}
+# only (no observation noise), to show what the noise does; ``doppelganger_tuned`` is
+# DoppelGANger with the settings benchmarks/sweep_generator.py chose on Stocks with seed 0
+# (benchmarks/results/doppelganger_sweep.csv), its defaults staying the paper's.
+GENERATOR = {"vae_mean": "vae", "doppelganger_tuned": "doppelganger"}
+# The table's order of generators, and the default of --generators
+ORDER = ["real", "timegan", "wgan_gp", "doppelganger", "doppelganger_tuned", "vae", "vae_mean"]
 METRIC_BUDGET = {"paper": {"disc_repeats": 10, "pred_repeats": 3, "disc_steps": 2000,
                            "pred_steps": 5000},
                  "smoke": {"disc_repeats": 1, "pred_repeats": 1, "disc_steps": 20,
@@ -149,8 +158,7 @@ def finished_runs(folder) -> pd.DataFrame:
     """Every finished run under ``folder`` (``<dataset>/<generator>_seed<k>.json``), whatever
     this call computed, so that a call for some seeds never drops the others from the table;
     ordered by dataset, generator (the benchmark's order, then any other) and seed."""
-    order = {g: i for i, g in enumerate(["real", "timegan", "wgan_gp", "doppelganger", "vae",
-                                         "vae_mean"])}
+    order = {g: i for i, g in enumerate(ORDER)}
     rows = []
     for path in sorted(Path(folder).glob("*/*_seed*.json")):
         result = json.loads(path.read_text())
@@ -166,9 +174,7 @@ def finished_runs(folder) -> pd.DataFrame:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", nargs="+", default=["sines", "stocks"])
-    parser.add_argument("--generators", nargs="+",
-                        default=["real", "timegan", "wgan_gp", "doppelganger", "vae",
-                                 "vae_mean"])
+    parser.add_argument("--generators", nargs="+", choices=ORDER, default=ORDER)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--budget", choices=sorted(SETTINGS), default="paper")
     parser.add_argument("--out", default="synthesis_protocol")

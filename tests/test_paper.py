@@ -202,6 +202,11 @@ def test_the_tuning_sentence_splits_the_seed_a_generator_was_tuned_on_from_new_o
     text = paper.tuning_sentence(runs, "vae", "stocks", [0], "reconstruction weight", "sweep.py")
     assert "best score" not in text
     assert paper.tuning_sentence(runs[runs["seed"] == 0], "vae", "stocks", [0], "w", "s") == ""
+    tuned = runs.assign(generator="doppelganger_tuned")
+    text = paper.tuning_sentence(tuned, "doppelganger_tuned", "stocks", [0],
+                                 "learning rate and training length", "s.py", verb="were")
+    assert text.startswith("The tuned DoppelGANger's learning rate and training length were "
+                           "chosen on Stocks with seed 0 (`s.py`)")
 
 
 def test_the_reruns_sentence_counts_repeated_runs_and_how_far_the_others_moved(tmp_path):

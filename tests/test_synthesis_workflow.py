@@ -4,7 +4,7 @@ table, and what is particular to notebook 02 (tsad_helpers.synthesis.study)."""
 import numpy as np
 import pytest
 
-from tsad_helpers import datasets, fidelity, profiles
+from tsad_helpers import datasets, fidelity, profiles, synthesis
 from tsad_helpers.synthesis import study, workflow
 
 
@@ -89,3 +89,20 @@ def test_stride_per_dataset():
     for name in profiles.NAMES:  # every profile's series has a stride
         cfg = profiles.get(name)["synthesis"]
         assert all(study.stride_for(cfg, d) >= 1 for d, _ in cfg["series"])
+
+
+def test_every_neural_generator_keeps_its_loss_log(ds, tmp_path):
+    """DoppelGANger included: each generator that logs losses gets its loss log in
+    ``loss_dir``, and with ``separate`` one generator per class."""
+    assert [n for n in synthesis.REGISTRY.names() if workflow.keeps_loss_log(n)] == [
+        "timegan", "wgan_gp", "doppelganger", "vae"]
+    x, y, _, _ = workflow.labelled_windows(ds, window=16, stride=4, train_share=0.6)
+    gens = {"doppelganger": {"hidden": 8, "attr_hidden": 8, "critic_hidden": 8, "epochs": 1,
+                             "batch_size": 32}, "smote": {}}
+    workflow.fit_generators(x, y, gens, seed=0, loss_dir=tmp_path / "joint")
+    assert [p.name for p in (tmp_path / "joint").iterdir()] == ["doppelganger_seed0.csv"]
+    fitted, _ = workflow.fit_generators(x, y, gens, seed=0, loss_dir=tmp_path / "apart",
+                                        separate=True)
+    assert set(fitted["doppelganger"].generators) == {0, 1}
+    assert sorted(p.name for p in (tmp_path / "apart").iterdir()) == [
+        "doppelganger_seed0_class0.csv", "doppelganger_seed0_class1.csv"]

@@ -20,7 +20,12 @@ from ..preprocessing import window_starts
 from ..results import atomic_path, save_figure
 from . import make
 from .base import CLASS_NAMES
-NEURAL = ("timegan", "wgan_gp", "vae")
+
+
+def keeps_loss_log(name: str) -> bool:
+    """Whether generator ``name`` trains by epochs and logs its losses (``loss_log``): the
+    neural ones, fitted one per class with ``separate``."""
+    return "loss_log" in make(name).get_params()
 
 
 def labelled_windows(ds, window: int, stride: int, train_share: float):
@@ -64,16 +69,16 @@ def fit_generators(x, y, settings: dict, seed: int, loss_dir=None, separate: boo
     DataFrame of fit seconds)."""
     fitted, rows = {}, []
     for name, params in settings.items():
-        params = {**params, "random_state": seed}
+        params, neural = {**params, "random_state": seed}, keeps_loss_log(name)
         log = Path(loss_dir) / f"{name}_seed{seed}" if loss_dir is not None else None
         start = time.perf_counter()
-        if separate and name in NEURAL:
+        if separate and neural:
             fitted[name] = PerClass({
                 int(c): make(name, **params, loss_log=None if log is None
                              else f"{log}_class{int(c)}.csv").fit(x[y == c])
                 for c in np.unique(y)})
         else:
-            if log is not None and name in NEURAL:
+            if log is not None and neural:
                 params["loss_log"] = f"{log}.csv"
             fitted[name] = make(name, **params).fit(x, y)
         rows.append({"generator": name, "fit_seconds": time.perf_counter() - start})
