@@ -99,7 +99,7 @@ def main() -> None:
         pred = fidelity.predictive_score(synth, x, steps=5000, seed=args.seed)
         row = {"generator": args.generator, "dataset": args.dataset, "seed": args.seed,
                "fixed": " ".join(f"{k}={v}" for k, v in base.items()), "param": args.param,
-               "value": value, "repeats": args.repeats, "discriminative": disc["mean"],
+               "value": text, "repeats": args.repeats, "discriminative": disc["mean"],
                "discriminative_std": disc["std"], "predictive": pred,
                **final_losses(gen.history_), "fit_seconds": round(fit_s, 1)}
         print(f"{args.param} {value}: discriminative {disc['mean']:.3f} ± {disc['std']:.3f}, "
@@ -108,7 +108,7 @@ def main() -> None:
         # first rows predate the generator, dataset and seed columns: Stocks, seed 0.
         table = pd.DataFrame([row])
         if out.exists():
-            old = pd.read_csv(out)
+            old = pd.read_csv(out, dtype={"value": str})
             old = old.assign(**{k: old.get(k, default) for k, default in (
                 ("generator", args.generator), ("dataset", "stocks"), ("seed", 0))})
             table = pd.concat([old, table], ignore_index=True)
