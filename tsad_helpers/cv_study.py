@@ -71,7 +71,6 @@ FINAL = "final"
 ARMS = ("none", "class_weight", "oversample", "smote", "injection", "vae", "wgan_gp",
         "doppelganger", "timegan")
 GENERATOR_ARMS = ARMS[2:]
-NEURAL_ARMS = ("vae", "wgan_gp", "doppelganger", "timegan")  # they keep loss logs
 SUPERVISED = ("window_classifier",)
 UNSUPERVISED = ("pca", "iforest", "lstm_ae", "transformer_ae_gan", "arima", "garch",
                 "random")
@@ -384,6 +383,7 @@ def _synthetic(data: _FoldData, cv: dict, settings: dict, seed: int, logs: Path)
     """{arm: {"windows": [n_max, L, C] anomalous windows, "ratios": {label: n}, info...}} for
     every generator arm of the profile (fitted on the fit windows), or {"error": reason}."""
     from . import synthesis
+    from .synthesis.workflow import keeps_loss_log
 
     n_fit = len(data.fit_x)
     n1 = int(data.fit_y.sum())
@@ -405,7 +405,7 @@ def _synthetic(data: _FoldData, cv: dict, settings: dict, seed: int, logs: Path)
             continue
         params = {**settings["synthesis"]["generators"].get(arm, {}),
                   **cv.get("generator_params", {}).get(arm, {}), "random_state": seed}
-        if arm in NEURAL_ARMS:
+        if keeps_loss_log(arm):  # the neural generators
             params["loss_log"] = str(logs / f"generator_{arm}.csv")
         start = time.perf_counter()
         try:

@@ -262,11 +262,13 @@ def plot_benchmark(runs: pd.DataFrame, path, detectors) -> Path:
     fig, ax = plt.subplots(figsize=(9.5, 3.8))
     present = [d for d in detectors if d in set(runs["detector"])]
     width = 0.8 / len(present)
+    colors = plt.get_cmap("tab10").colors  # past ten detectors the colours repeat, hatched
     for i, det in enumerate(present):
         part = runs[runs["detector"] == det].groupby("dataset")["vus_pr_period"]
         mean, std = part.mean().reindex(DATASETS), part.std().reindex(DATASETS)
         ax.bar(np.arange(len(DATASETS)) + i * width, mean, width, yerr=std, capsize=1.5,
-               label=det, error_kw={"lw": 0.6})
+               label=det, error_kw={"lw": 0.6}, color=colors[i % len(colors)],
+               hatch="////" * (i // len(colors)), edgecolor="white", linewidth=0)
     ax.set_xticks(np.arange(len(DATASETS)) + 0.4 - width / 2, DATASETS)
     ax.set_ylabel("VUS-PR (period window)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
