@@ -527,6 +527,28 @@ def test_statistical_detectors_and_doppelganger_run_in_a_fold(tmp_path):
     assert "generator_doppelganger" in models  # its losses are logged with the fold's
 
 
+def test_saved_score_noise_shows_ties_that_rounding_noise_breaks(tmp_path):
+    y = np.zeros(40, dtype=np.int8)
+    y[[3, 10, 20, 30]] = 1
+    tied = np.where(np.arange(40) % 2 == 0, 1.0, 2.0)  # two plateaus, labels on both
+    noisy = tied * (1 + 1e-6 * np.random.default_rng(0).standard_normal(40))
+    for root, score in (("main", noisy), ("again", tied)):
+        for entity in ("e1", "e2"):
+            cv_study.save_scores(tmp_path / root / "d" / entity / "final_seed0.npz", y,
+                                 {"runs": [], "scores": {"pca": score}, "sources": {}})
+    cv_study.save_scores(tmp_path / "main" / "d" / "e3" / "final_seed0.npz", y,
+                         {"runs": [], "scores": {"pca": tied}, "sources": {}})  # main only
+    t = cv_report.saved_score_noise(tmp_path / "main", tmp_path / "again")
+    assert list(t["file"]) == ["d/e1/final_seed0.npz", "d/e2/final_seed0.npz"]
+    assert t["distinct_again"].eq(2).all() and t["distinct"].gt(2).all()
+    assert t["max_rel_diff"].between(1e-8, 1e-5).all()
+    assert (t["auc_pr"] != t["auc_pr_again"]).all()  # the broken ties move AUC-PR
+    cv_study.save_scores(tmp_path / "again" / "d" / "e2" / "final_seed0.npz", 1 - y,
+                         {"runs": [], "scores": {"pca": tied}, "sources": {}})
+    with pytest.raises(ValueError, match="e2/final_seed0.npz.*labels differ"):
+        cv_report.saved_score_noise(tmp_path / "main", tmp_path / "again")
+
+
 def test_repeated_runs_compare_a_supplement_with_the_main_table():
     main = pd.DataFrame({"dataset": "d", "entity": "e", "scheme": "final", "fold": -1,
                          "seed": 0, "arm": "none", "ratio": "0",

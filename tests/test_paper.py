@@ -287,3 +287,15 @@ def test_the_supplement_section_pairs_doppelganger_and_counts_repeated_runs(tmp_
     assert (arima["held-out F1"], arima["CV AUC-PR"]) == ("0.200", "0.150")
     assert arima["runs (held-out, CV)"] == "6, 6" and arima["held-out PA-F1"] == "0.500"
     assert frame.iloc[0]["CV F1"] == "-" and frame.iloc[0]["runs (held-out, CV)"] == "6, 0"
+
+
+def test_score_noise_sentence_names_the_largest_move_and_is_empty_without_one():
+    noise = pd.DataFrame({"file": ["smap/E-1/final_seed0.npz", "smd/m-1/final_seed0.npz"],
+                          "points": [2906, 100], "max_rel_diff": [5e-6, 4e-5],
+                          "auc_pr": [0.2366, 0.5], "auc_pr_again": [0.2496, 0.5000001],
+                          "distinct": [1133, 100], "distinct_again": [857, 100]})
+    text = paper.score_noise_sentence(noise)
+    assert "at most 4e-05" in text and "on smap/E-1 (2,906 points)" in text
+    assert "857 distinct values and the main grid's 1,133" in text
+    assert "0.250 and 0.237" in text
+    assert paper.score_noise_sentence(noise.assign(auc_pr_again=noise["auc_pr"])) == ""

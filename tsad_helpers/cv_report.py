@@ -128,6 +128,45 @@ def repeated_runs(main: pd.DataFrame, other: pd.DataFrame, metrics=("f1", "auc_p
         f"{m}_{k}" for m in metrics for k in ("max_diff", "same")])
 
 
+def saved_score_noise(root, other_root, model: str = "pca") -> pd.DataFrame:
+    """Why a repeated held-out run can move in AUC-PR while its thresholded metrics do not: for
+    every held-out refit whose scores both grids saved (``<root>/<dataset>/<entity>/*.npz``,
+    :func:`cv_study.save_scores`), the largest difference between the two score series of
+    ``model`` relative to the scores' size, the AUC-PR (average precision) of each, and the
+    number of distinct values in each (fewer than points: ties, which rounding noise breaks
+    one way or the other)."""
+    from pathlib import Path
+
+    from sklearn.metrics import average_precision_score
+
+    from .cv_study import load_scores
+
+    rows = []
+    for path in sorted(Path(root).glob("*/*/*.npz")):
+        again = Path(other_root) / path.relative_to(root)
+        if not again.exists():
+            continue
+        a, b = load_scores(path), load_scores(again)
+        if model not in a["scores"] or model not in b["scores"]:
+            continue
+        if not np.array_equal(a["labels"], b["labels"]):
+            raise ValueError(f"{path} and {again}: the saved labels differ, so these are not "
+                             "the same held-out series")
+        x, z = (s["scores"][model].astype(np.float64) for s in (a, b))
+        y = a["labels"]
+        if y.min() == y.max():
+            continue
+        size = np.maximum(np.abs(x), np.abs(z))
+        rel = np.abs(x - z) / np.where(size > 0, size, 1.0)
+        rows.append({"file": str(path.relative_to(root)), "points": len(x),
+                     "max_rel_diff": float(rel.max()),
+                     "auc_pr": average_precision_score(y, x),
+                     "auc_pr_again": average_precision_score(y, z),
+                     "distinct": len(np.unique(x)), "distinct_again": len(np.unique(z))})
+    return pd.DataFrame(rows, columns=["file", "points", "max_rel_diff", "auc_pr",
+                                       "auc_pr_again", "distinct", "distinct_again"])
+
+
 def optimism(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per (dataset, entity, seed, arm, ratio, detector, threshold rule) and CV scheme: the
     scheme's estimate (mean over its folds) minus the held-out result of the same setup refitted
