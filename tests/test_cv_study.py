@@ -547,6 +547,8 @@ def test_saved_score_noise_shows_ties_that_rounding_noise_breaks(tmp_path):
                          {"runs": [], "scores": {"pca": tied}, "sources": {}})
     with pytest.raises(ValueError, match="e2/final_seed0.npz.*labels differ"):
         cv_report.saved_score_noise(tmp_path / "main", tmp_path / "again")
+    with pytest.raises(FileNotFoundError, match="no saved scores folder .*missing"):
+        cv_report.saved_score_noise(tmp_path / "main", tmp_path / "missing")
 
 
 def test_repeated_runs_compare_a_supplement_with_the_main_table():

@@ -141,6 +141,9 @@ def saved_score_noise(root, other_root, model: str = "pca") -> pd.DataFrame:
 
     from .cv_study import load_scores
 
+    for folder in (root, other_root):
+        if not Path(folder).is_dir():
+            raise FileNotFoundError(f"no saved scores folder {folder}")
     rows = []
     for path in sorted(Path(root).glob("*/*/*.npz")):
         again = Path(other_root) / path.relative_to(root)

@@ -714,9 +714,9 @@ def collect_cv_supplement(paper: Paper, folder: Path) -> None:
     else:
         text = ""
     paper.value("sup_repeated_moved", text, src)
-    paper.value("sup_repeated_noise", score_noise_sentence(
-        saved_score_noise(scores_dir_for(table_in(folder)), scores_dir_for(path))),
-        f"{scores_dir_for(table_in(folder))}; {scores_dir_for(path)}")
+    saved = scores_dir_for(table_in(folder)), scores_dir_for(path)
+    paper.value("sup_repeated_noise", score_noise_sentence(saved_score_noise(*saved))
+                if all(p.is_dir() for p in saved) else "", "; ".join(map(str, saved)))
 
 
 def score_noise_sentence(noise: pd.DataFrame, tolerance: float = 1e-9) -> str:
