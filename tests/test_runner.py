@@ -154,6 +154,9 @@ def test_each_notebook_gets_only_the_parameters_it_declares(books, tmp_path, cap
 
 NATIVE = ("E0000 00:00:1796593257.279327   17394 node_def_util.cc:682] NodeDef mentions "
           "attribute use_unbounded_threadpool which is not in the op definition")
+# logged by every kernel with an event loop when jupyter_client interrupts it at shutdown
+SHUTDOWN = "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel"
+NOT_SHUTDOWN = "KeyboardInterrupt caught in my own code"
 
 
 def test_the_console_gets_the_kernels_errors_but_not_tensorflows_native_lines(books, tmp_path):
@@ -165,7 +168,8 @@ def test_the_console_gets_the_kernels_errors_but_not_tensorflows_native_lines(bo
 
     _notebook(books / "03_noisy.ipynb",
               f"import os\nos.write(2, b'{NATIVE}\\nreal trouble\\n')\n"
-              f"os.write(2, b'{NATIVE}\\n')\nos.write(2, b'no newline')")
+              f"os.write(2, b'{NATIVE}\\n{SHUTDOWN}\\n{NOT_SHUTDOWN}\\n')\n"
+              f"os.write(2, b'no newline')")
     script = ("import sys; from pathlib import Path; from tsad_helpers import runner\n"
               "runner.run('smoke', out=sys.argv[1], notebooks_dir=Path(sys.argv[2]), "
               "only=['03'])\nprint('ran', file=sys.stderr)")
@@ -175,5 +179,6 @@ def test_the_console_gets_the_kernels_errors_but_not_tensorflows_native_lines(bo
     assert done.returncode == 0, done.stderr
     assert "real trouble\n" in done.stderr and "no newline" in done.stderr
     assert "use_unbounded_threadpool" not in done.stderr
+    assert SHUTDOWN not in done.stderr and NOT_SHUTDOWN in done.stderr
     assert "without encryption" not in done.stderr
     assert done.stderr.rstrip().endswith("ran")  # the runner's own stderr is back after it

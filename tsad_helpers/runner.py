@@ -181,10 +181,17 @@ _NATIVE_LOG = re.compile(r"^(WARNING: All log messages before absl::InitializeLo
                          r"|[IWE]\d{4} [\d:.]+\s+\d+ \S+:\d+\])")
 
 
+# jupyter_client interrupts (SIGINT) every kernel before asking it to shut down; a kernel
+# with an event loop then logs this line after the notebook has finished. It is no error.
+_SHUTDOWN_INTERRUPT = re.compile(r"^\[IPKernelApp\] ERROR \| KeyboardInterrupt caught in "
+                                 r"kernel\.?\s*$")
+
+
 def strip_native_log(text: str) -> str:
-    """``text`` without TensorFlow's native (absl) log lines; every other line kept."""
+    """``text`` without TensorFlow's native (absl) log lines and without the kernel's
+    shutdown-interrupt line (see ``_SHUTDOWN_INTERRUPT``); every other line kept."""
     return "".join(line for line in text.splitlines(keepends=True)
-                   if not _NATIVE_LOG.match(line))
+                   if not (_NATIVE_LOG.match(line) or _SHUTDOWN_INTERRUPT.match(line)))
 
 
 def _forward_lines(source: int, target: int) -> None:
