@@ -2,6 +2,7 @@
 table, and what is particular to notebook 02 (tsad_helpers.synthesis.study)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tsad_helpers import datasets, fidelity, profiles, synthesis
@@ -106,3 +107,62 @@ def test_every_neural_generator_keeps_its_loss_log(ds, tmp_path):
     assert set(fitted["doppelganger"].generators) == {0, 1}
     assert sorted(p.name for p in (tmp_path / "apart").iterdir()) == [
         "doppelganger_seed0_class0.csv", "doppelganger_seed0_class1.csv"]
+
+
+def _study_cfg():
+    return {"separate": False, "ratio": 1.0, "fidelity_classes": [1],
+            "fidelity_budget": {"repeats": 1, "disc_steps": 5, "pred_steps": 5},
+            "generators": {"vae": {"hidden": 8, "epochs": 2, "batch_size": 32},
+                           "oversample": {}}}
+
+
+def test_synthesise_matches_the_steps_one_by_one_and_keeps_the_order(ds, tmp_path):
+    """One task per (series, generator) gives what fitting all of a series' generators,
+    sampling and judging them together gives, in the order of the series and generators
+    whatever order the tasks ran in (the larger series first)."""
+    cfg = _study_cfg()
+    parts = {"small": workflow.labelled_windows(ds, 16, 8, 0.6),
+             "large": workflow.labelled_windows(ds, 16, 4, 0.6)}
+    ran = []
+    done = study.synthesise(parts, cfg, 0, {k: tmp_path / k for k in parts},
+                            progress=lambda total: ran.append(total) or None)
+    assert ran == [6]  # 2 series x (2 generators + the held-out rows)
+    assert list(done["fit_times"].columns) == ["generator", "fit_seconds", "series"]
+    assert list(done["fit_times"]["series"]) == ["small"] * 2 + ["large"] * 2
+    assert list(done["synthetic"]["large"]) == list(cfg["generators"])
+    assert [p.name for p in (tmp_path / "large").iterdir()] == ["vae_seed0.csv"]
+    assert list(done["histories"]["large"]["vae"][0]) == list(
+        pd.read_csv(tmp_path / "large" / "vae_seed0.csv").columns)
+    assert not done["histories"]["large"]["oversample"]
+    x, y, hx, hy = parts["large"]
+    fitted, _ = workflow.fit_generators(x, y, cfg["generators"], seed=0)
+    synth = workflow.sample_like(fitted, y, cfg["ratio"])
+    for name in cfg["generators"]:
+        np.testing.assert_array_equal(done["synthetic"]["large"][name][0], synth[name][0])
+    table = fidelity.fidelity_table(x, y, hx, hy, synth, cfg["fidelity_budget"],
+                                    classes=cfg["fidelity_classes"])
+    mine = done["fidelity"]
+    assert list(mine["series"].drop_duplicates()) == ["small", "large"]
+    mine = mine[mine["series"] == "large"].drop(columns="series").reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, table)
+    assert workflow.plot_losses(done["histories"]["large"], tmp_path / "l.png").exists()
+
+
+def test_synthesise_on_a_local_cluster_gives_the_serial_numbers(ds):
+    from tsad_helpers import grid
+
+    cfg = {**_study_cfg(), "generators": {"injection": {}, "smote": {}}}
+    parts = {"a": workflow.labelled_windows(ds, 16, 4, 0.6)}
+    serial = study.synthesise(parts, cfg, 0)
+    with grid.cluster(workers=2) as client:
+        spread = study.synthesise(parts, cfg, 0, client=client)
+    # the NumPy/scikit-learn scores bit for bit; the GRU scores (TensorFlow in this process,
+    # after other tests and with two threads, against fresh single-threaded workers) finite
+    numpy_only = ["series", "generator", "class", "windows", "mmd", "ks_mean", "acf_distance",
+                  "nn_ratio"]
+    pd.testing.assert_frame_equal(spread["fidelity"][numpy_only], serial["fidelity"][numpy_only])
+    gru = ["discriminative", "predictive"]
+    assert np.isfinite(spread["fidelity"][gru].to_numpy()).all()
+    for name in cfg["generators"]:
+        np.testing.assert_array_equal(spread["synthetic"]["a"][name][0],
+                                      serial["synthetic"]["a"][name][0])

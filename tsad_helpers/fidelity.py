@@ -218,7 +218,8 @@ def embedding_plot(real, synth, path=None, max_windows: int = 1000, seed: int = 
     both = TSNE(2, perplexity=min(30, max(2, (2 * n - 1) // 3)), init="pca",
                 random_state=seed).fit_transform(np.concatenate([a, b]))
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
-    for ax, (ra, sy), name in ((axes[0], (pa, pb), "PCA"), (axes[1], (both[:n], both[n:]), "t-SNE")):
+    panels = ((axes[0], (pa, pb), "PCA"), (axes[1], (both[:n], both[n:]), "t-SNE"))
+    for ax, (ra, sy), name in panels:
         ax.scatter(ra[:, 0], ra[:, 1], s=6, alpha=0.4, c="tab:blue", label="real")
         ax.scatter(sy[:, 0], sy[:, 1], s=6, alpha=0.4, c="tab:red", label="synthetic")
         ax.set_title(f"{name}{': ' + title if title else ''}")
@@ -230,16 +231,18 @@ def embedding_plot(real, synth, path=None, max_windows: int = 1000, seed: int = 
 
 
 def fidelity_table(x, y, holdout_x, holdout_y, synthetic: dict, budget: dict,
-                   classes=(0, 1), seed: int = 0) -> pd.DataFrame:
+                   classes=(0, 1), seed: int = 0, holdout: bool = True) -> pd.DataFrame:
     """Every score above for each generator's windows (``synthetic``: {name: (windows,
     labels)}) against the real training windows (x, y), one row per generator and class:
     discriminative (mean, std), predictive (TSTR MAE on the held-out real windows of the
     class), MMD, mean KS, ACF distance, nearest-neighbour ratio (near 0: copies of training
     windows); plus ``real (holdout)`` rows (the held-out real windows judged like a
-    generator's, a floor for every score). All in the [0, 1] space of a scaler fitted on the real training windows."""
+    generator's, a floor for every score; ``holdout=False`` leaves them out). All in the
+    [0, 1] space of a scaler fitted on the real training windows. Each score is seeded
+    with ``seed`` alone, so a generator's rows do not depend on which others are in the table."""
     scaler = MinMaxWindows().fit(x)
     rows = []
-    candidates = {"real (holdout)": (holdout_x, holdout_y), **synthetic}
+    candidates = {**({"real (holdout)": (holdout_x, holdout_y)} if holdout else {}), **synthetic}
     for name, (sx, sy) in candidates.items():
         for c in classes:
             real_c, synth_c, test_c = x[y == c], sx[sy == c], holdout_x[holdout_y == c]

@@ -103,15 +103,18 @@ def sample_like(fitted: dict, y, ratio: float = 1.0) -> dict:
 
 def plot_losses(fitted: dict, path) -> Path:
     """Loss curves of the neural generators: one panel each, every logged loss per epoch,
-    training phases one after another (dashed lines between them)."""
+    training phases one after another (dashed lines between them). ``fitted``: {name: a
+    fitted generator, or its ``history_`` list}; those without a history are left out."""
     import matplotlib.pyplot as plt
 
-    neural = {k: g for k, g in fitted.items() if getattr(g, "history_", None)}
+    histories = {k: g if isinstance(g, list) else getattr(g, "history_", None)
+                 for k, g in fitted.items()}
+    neural = {k: h for k, h in histories.items() if h}
     if not neural:
         raise ValueError("plot_losses: no generator with a loss history")
     fig, axes = plt.subplots(1, len(neural), figsize=(4.6 * len(neural), 3.4), squeeze=False)
-    for ax, (name, gen) in zip(axes[0], neural.items()):
-        hist = pd.DataFrame(gen.history_)
+    for ax, (name, history) in zip(axes[0], neural.items()):
+        hist = pd.DataFrame(history)
         step = np.arange(len(hist))
         for col in [c for c in hist.columns if c not in ("phase", "epoch")]:
             values = hist[col].to_numpy(float)
