@@ -86,16 +86,14 @@ def synthesise(parts: dict, cfg: dict, seed: int, loss_dirs: dict | None = None,
     done = {(task[0], task[1]): result
             for task, result in grid.run_tasks(client, series_task, tasks, recycle_every=None,
                                                progress=progress)}
-    gens = [(key, name) for key in parts for name in cfg["generators"]]
-    per_series = {key: [name for k, name in gens if k == key] for key in parts}
+    gens = list(cfg["generators"])
     table = [done[key, name]["fidelity"].assign(series=key)
-             for key in parts for name in [HOLDOUT, *per_series[key]]]
+             for key in parts for name in [HOLDOUT, *gens]]
     return {
-        "fit_times": pd.DataFrame([{"generator": name, "series": key,
-                                    "fit_seconds": done[key, name]["fit_seconds"]}
-                                   for key, name in gens])[["generator", "fit_seconds", "series"]],
-        "histories": {key: {n: done[key, n]["history"] for n in per_series[key]} for key in parts},
-        "synthetic": {key: {n: done[key, n]["synthetic"] for n in per_series[key]}
-                      for key in parts},
+        "fit_times": pd.DataFrame([{"generator": name, "fit_seconds": done[key, name]
+                                    ["fit_seconds"], "series": key}
+                                   for key in parts for name in gens]),
+        "histories": {key: {n: done[key, n]["history"] for n in gens} for key in parts},
+        "synthetic": {key: {n: done[key, n]["synthetic"] for n in gens} for key in parts},
         "fidelity": pd.concat(table, ignore_index=True),
     }
